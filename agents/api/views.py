@@ -1,0 +1,354 @@
+"""REST endpoints of the agents app.
+
+Signed endpoints (reports, policy, rotate-key) authenticate the agent with HTTP Message
+Signatures before a byte of JSON is parsed; enrol authenticates with the one-time token;
+everything else is for people with the right permissions.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle
+from rest_framework.views import APIView
+
+from cmdb.choices import ChangeSource
+from cmdb.history import ChangeContext
+from itsm.permissions import HasPerm
+
+from .. import selectors, services
+from ..filtersets import (
+    AgentFilterSet,
+    CIEventFilterSet,
+    DiscrepancyFilterSet,
+    InventoryReportFilterSet,
+    SecurityEventFilterSet,
+)
+from ..models import (
+    Agent,
+    AgentGroup,
+    CIEvent,
+    Discrepancy,
+    EnrollmentToken,
+    InventoryReport,
+    SecurityEvent,
+)
+from ..schema import ReportInvalid, parse_json, validate_report
+from ..signatures import (
+    SignedRequestRejected,
+    VerifiedRequest,
+    check_size_and_type,
+    verify_signed_request,
+)
+from . import serializers as s
+
+
+def api_context(request) -> ChangeContext:
+    return ChangeContext(actor=request.user, source=ChangeSource.API)
+
+
+def client_address(request) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def refuse(request, exc: SignedRequestRejected) -> Response:
+    """Answer a refused agent request; only a rate-limited security log entry is written."""
+    services.record_rejection(
+        reason=exc.reason,
+        status_code=exc.status,
+        path=request.path,
+        remote_addr=client_address(request),
+        key_id=exc.key_id,
+        detail=exc.message,
+    )
+    response = Response({"detail": exc.message}, status=exc.status)
+    if exc.status == 401:
+        response["WWW-Authenticate"] = 'Signature realm="agents"'
+    return response
+
+
+class SignedAgentView(APIView):
+    """Base for endpoints called by agents with signed requests (no user authentication)."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]  # the signature is checked in `verified()`, first thing
+    parser_classes: list = []
+    filter_backends: list = []
+
+    def verified(self, request, *, has_body: bool) -> VerifiedRequest:
+        check_size_and_type(request.META, has_body=has_body)
+        body = request._request.body if has_body else b""
+        return verify_signed_request(
+            method=request.method, path=request.path, meta=request.META, body=body
+        )
+
+
+class ReportView(SignedAgentView):
+    """`POST agents/reports/`: a signed inventory report, stored durably, answered 202."""
+
+    @extend_schema(
+        request={"application/json": dict},
+        responses={
+            202: inline_serializer(
+                "ReportAccepted",
+                {"report_id": serializers.IntegerField(), "status": serializers.CharField()},
+            ),
+            400: OpenApiResponse(description="Invalid JSON or schema"),
+            401: OpenApiResponse(description="Signature, key, clock, nonce or digest refused"),
+            413: OpenApiResponse(description="Body too large"),
+            415: OpenApiResponse(description="Not application/json"),
+        },
+        auth=[],
+    )
+    def post(self, request):
+        try:
+            verified = self.verified(request, has_body=True)
+            try:
+                document = parse_json(verified.body)
+                fmt = validate_report(document)
+            except ReportInvalid as exc:
+                raise SignedRequestRejected(
+                    400, exc.reason, str(exc), verified.agent.key_id
+                ) from exc
+            report = services.accept_report(verified=verified, document=document, fmt=fmt)
+        except SignedRequestRejected as exc:
+            return refuse(request, exc)
+        return Response(
+            {"report_id": report.pk, "status": report.status}, status=status.HTTP_202_ACCEPTED
+        )
+
+
+class PolicyView(SignedAgentView):
+    """`GET agents/policy/` (signed): what this agent should collect and how often."""
+
+    @extend_schema(responses={200: dict}, auth=[])
+    def get(self, request):
+        try:
+            verified = self.verified(request, has_body=False)
+            services.consume_nonce(verified)
+        except SignedRequestRejected as exc:
+            return refuse(request, exc)
+        services.touch_agent(verified.agent)
+        group = verified.agent.group or services.default_group()
+        return Response(group.as_policy())
+
+
+class RotateKeyView(SignedAgentView):
+    """`POST agents/rotate-key/`: signed with the old key, `proof` signed with the new one."""
+
+    @extend_schema(request=s.RotateKeySerializer, responses={200: dict}, auth=[])
+    def post(self, request):
+        try:
+            verified = self.verified(request, has_body=True)
+            try:
+                body = s.RotateKeySerializer(data=parse_json(verified.body))
+            except ReportInvalid as exc:
+                raise SignedRequestRejected(
+                    400, exc.reason, str(exc), verified.agent.key_id
+                ) from exc
+            if not body.is_valid():
+                return Response(body.errors, status=400)
+            agent = services.rotate_key(
+                verified=verified,
+                new_public_key=body.validated_data["public_key"],
+                proof=body.validated_data["proof"],
+            )
+        except SignedRequestRejected as exc:
+            return refuse(request, exc)
+        return Response({"key_id": agent.key_id, "status": agent.status})
+
+
+class EnrollThrottle(AnonRateThrottle):
+    scope = "enroll"
+
+
+class EnrollView(APIView):
+    """`POST agents/enroll/`: no user authentication; the one-time token is the credential."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes = [EnrollThrottle]
+    filter_backends: list = []
+
+    @extend_schema(request=s.EnrollSerializer, responses={201: dict}, auth=[])
+    def post(self, request):
+        body = s.EnrollSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            agent = services.enroll_agent(
+                **body.validated_data, remote_addr=client_address(request)
+            )
+        except SignedRequestRejected as exc:
+            return refuse(request, exc)
+        return Response(
+            {"key_id": agent.key_id, "status": agent.status}, status=status.HTTP_201_CREATED
+        )
+
+
+class AgentViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Enrolled agents: approve, revoke, assign a policy, see last contact."""
+
+    queryset = Agent.objects.select_related("group")
+    serializer_class = s.AgentSerializer
+    filterset_class = AgentFilterSet
+    ordering_fields = ["name", "last_seen", "enrolled_at", "status"]
+    lookup_value_regex = r"\d+"
+    http_method_names = ["get", "patch", "post", "head", "options"]
+
+    def perform_update(self, serializer):
+        data = serializer.validated_data
+        agent = serializer.instance
+        services.update_agent(
+            context=api_context(self.request),
+            agent_id=agent.pk,
+            group=data.get("group", agent.group),
+            is_collector=data.get("is_collector", agent.is_collector),
+        )
+
+    @extend_schema(request=None, responses=s.AgentSerializer)
+    @action(
+        detail=True,
+        methods=["post"],
+        permission_classes=[IsAuthenticated, HasPerm("agents.enroll_agent")],
+    )
+    def approve(self, request, pk=None):
+        agent = services.approve_agent(context=api_context(request), agent_id=self.get_object().pk)
+        return Response(s.AgentSerializer(agent).data)
+
+    @extend_schema(request=None, responses=s.AgentSerializer)
+    @action(
+        detail=True,
+        methods=["post"],
+        permission_classes=[IsAuthenticated, HasPerm("agents.revoke_agent")],
+    )
+    def revoke(self, request, pk=None):
+        agent = services.revoke_agent(context=api_context(request), agent_id=self.get_object().pk)
+        return Response(s.AgentSerializer(agent).data)
+
+
+class EnrollmentTokenViewSet(
+    mixins.ListModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet
+):
+    """One-time enrolment secrets. The secret is returned once, at creation; only its hash is kept."""
+
+    queryset = EnrollmentToken.objects.select_related("created_by")
+    serializer_class = s.EnrollmentTokenSerializer
+    permission_classes = [IsAuthenticated, HasPerm("agents.enroll_agent")]
+    ordering_fields = ["created", "expires"]
+
+    @extend_schema(
+        request=s.EnrollmentTokenRequestSerializer,
+        responses={
+            201: inline_serializer(
+                "EnrollmentTokenCreated",
+                {"token": serializers.CharField(), "expires": serializers.DateTimeField()},
+            )
+        },
+    )
+    def create(self, request, *args, **kwargs):
+        body = s.EnrollmentTokenRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        secret, token = services.create_enrollment_token(
+            context=api_context(request),
+            expires_in_hours=data["expires_in_hours"],
+            auto_approve=data["auto_approve"],
+            group=data.get("policy"),
+            note=data["note"],
+        )
+        return Response(
+            {"token": secret, "expires": token.expires, "id": token.pk},
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class AgentGroupViewSet(viewsets.ModelViewSet):
+    """Collection policies: what agents of a group collect and how often."""
+
+    queryset = AgentGroup.objects.select_related("default_ci_type")
+    serializer_class = s.AgentGroupSerializer
+    ordering_fields = ["name"]
+
+
+class InventoryReportViewSet(viewsets.ReadOnlyModelViewSet):
+    """The inbox: stored reports with their processing status and what they changed."""
+
+    queryset = InventoryReport.objects.select_related("agent").defer("body")
+    serializer_class = s.InventoryReportSerializer
+    filterset_class = InventoryReportFilterSet
+    ordering_fields = ["received_at", "id"]
+
+
+class CIEventViewSet(viewsets.ReadOnlyModelViewSet):
+    """Significant events machines reported, queryable per CI."""
+
+    queryset = CIEvent.objects.all()
+    serializer_class = s.CIEventSerializer
+    filterset_class = CIEventFilterSet
+    ordering_fields = ["at", "id"]
+
+
+class DiscrepancyViewSet(viewsets.ReadOnlyModelViewSet):
+    """Verification and audit: where the CMDB and the machines disagree."""
+
+    queryset = Discrepancy.objects.select_related("ci__ci_type")
+    serializer_class = s.DiscrepancySerializer
+    filterset_class = DiscrepancyFilterSet
+    ordering_fields = ["last_seen", "first_seen", "kind", "id"]
+
+    @extend_schema(request=s.CloseDiscrepancySerializer, responses=s.DiscrepancySerializer)
+    @action(
+        detail=True,
+        methods=["post"],
+        permission_classes=[IsAuthenticated, HasPerm("agents.resolve_discrepancy")],
+    )
+    def close(self, request, pk=None):
+        body = s.CloseDiscrepancySerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        item = services.close_discrepancy(
+            context=api_context(request), discrepancy_id=self.get_object().pk, **body.validated_data
+        )
+        return Response(s.DiscrepancySerializer(item).data)
+
+
+class SecurityEventViewSet(viewsets.ReadOnlyModelViewSet):
+    """The security log of refused agent requests."""
+
+    queryset = SecurityEvent.objects.all()
+    serializer_class = s.SecurityEventSerializer
+    filterset_class = SecurityEventFilterSet
+    ordering_fields = ["at", "id"]
+
+
+class HealthView(APIView):
+    """CMDB health: completeness, correctness and freshness per CI type and overall."""
+
+    permission_classes = [IsAuthenticated, HasPerm("cmdb.view_configurationitem")]
+
+    @extend_schema(responses={200: dict})
+    def get(self, request):
+        if set(request.query_params) - {"format"}:
+            raise ValidationError({"detail": "This endpoint takes no query parameters."})
+        per_type, overall = selectors.cmdb_health()
+
+        def row(score):
+            return {
+                "ci_type": score.slug or None,
+                "label": score.label,
+                "cis": score.cis,
+                "completeness": score.completeness,
+                "correctness": score.correctness,
+                "freshness": score.freshness,
+                "score": score.overall,
+            }
+
+        return Response({"overall": row(overall), "ci_types": [row(score) for score in per_type]})

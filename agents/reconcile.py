@@ -1,0 +1,681 @@
+"""Reconciliation of a normalised inventory into the CMDB.
+
+1. Match the report to a CI: the key's bound machine, else the configured rules in order
+   (UUID in either SMBIOS byte order, serial number, the agent's device id, host name *and*
+   MAC; a host name alone never matches). Identifiers are locked first (PostgreSQL advisory
+   locks), so two reports of one new machine arriving together create one CI.
+2. Apply each section the report carries, as a diff, only where it changed since the last
+   report (per-section hashes) and only to fields the agent owns (cmdb.FieldOwner).
+3. Record history with the report as source; keep events; raise and close discrepancies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.db.models import Q
+from django.db.models.functions import Upper
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from cmdb import services as cmdb_services
+from cmdb.choices import ChangeSource, CIStatus
+from cmdb.history import ChangeContext, record_change
+from cmdb.models import (
+    CIType,
+    ConfigurationItem,
+    FieldOwner,
+    HistoryEntry,
+    NetworkInterface,
+    StorageVolume,
+)
+from itsm.exceptions import ApplicationError
+
+from .choices import DiscrepancyKind, DiscrepancyStatus, EventSeverity
+from .discrepancies import open_or_refresh
+from .inventory.identity import identity_keys
+from .models import Agent, CIEvent, Discrepancy, InventoryReport, InventoryState
+
+DEFAULT_MATCH_RULES = ("uuid", "serial_number", "device_id", "hostname_mac")
+VIRTUAL_HINTS = (
+    "vmware",
+    "virtualbox",
+    "qemu",
+    "kvm",
+    "xen",
+    "hyper-v",
+    "virtual machine",
+    "bochs",
+    "openstack",
+)
+LAPTOP_HINTS = (
+    "laptop",
+    "notebook",
+    "xps",
+    "thinkpad",
+    "latitude",
+    "macbook",
+    "elitebook",
+    "probook",
+    "zenbook",
+)
+ATTRIBUTE_LIMIT = 200
+
+
+class IdentityMismatch(ApplicationError):
+    """A bound key reported a machine that the CMDB knows as another CI."""
+
+
+@dataclass
+class Outcome:
+    """What a report changed: returned by `reconcile` and stored as the report's summary."""
+
+    ci_id: int | None = None
+    created: bool = False
+    matched_by: str = ""
+    changed_sections: list[str] = field(default_factory=list)
+    unchanged_sections: list[str] = field(default_factory=list)
+    discrepancies: list[str] = field(default_factory=list)
+    events: int = 0
+    raise_incidents: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+def section_hash(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def field_owners(ci_type: CIType) -> dict[str, str]:
+    """Owner of each field for a CI type: the type's own rows over the defaults."""
+    owners: dict[str, str] = {}
+    rows = FieldOwner.objects.filter(Q(ci_type__isnull=True) | Q(ci_type=ci_type)).values_list(
+        "ci_type_id", "field", "owner"
+    )
+    for _type_id, name, owner in sorted(rows, key=lambda r: r[0] is not None):
+        owners[name] = owner
+    return owners
+
+
+def agent_owns(owners: dict[str, str], name: str) -> bool:
+    return owners.get(name, FieldOwner.Owner.PEOPLE) == FieldOwner.Owner.AGENT
+
+
+# --- matching -----------------------------------------------------------------------------
+
+
+def _lock_identities(keys: dict[str, Any]) -> None:
+    """Serialise concurrent reports of the same machine (PostgreSQL; SQLite writes are serial)."""
+    if connection.vendor != "postgresql":
+        return
+    tokens = sorted(
+        {f"uuid:{u}" for u in keys["uuids"]}
+        | ({f"serial:{keys['serial'].upper()}"} if keys["serial"] else set())
+        | ({f"device:{keys['device_id']}"} if keys["device_id"] else set())
+        | ({f"host:{keys['hostname']}"} if keys["hostname"] else set())
+    )
+    with connection.cursor() as cursor:
+        for token in tokens:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [token])
+
+
+def _rule_query(rule: str, keys: dict[str, Any]) -> Q | None:
+    if rule == "uuid" and (keys["uuids"] or keys["serial_uuids"]):
+        return Q(uuid__in=keys["uuids"] | keys["serial_uuids"])
+    if rule == "serial_number" and keys["serial"]:
+        return Q(serial_upper=keys["serial"].upper())
+    if rule == "device_id" and keys["device_id"]:
+        return Q(inventory_state__device_id=keys["device_id"])
+    if rule == "hostname_mac" and keys["hostname"] and keys["macs"]:
+        return Q(hostname=keys["hostname"], interfaces__mac__in=keys["macs"])
+    return None
+
+
+def find_ci(keys: dict[str, Any]) -> tuple[ConfigurationItem | None, str]:
+    """The CI the identity keys designate, by the first rule that designates exactly one."""
+    rules = getattr(settings, "AGENT_MATCH_RULES", DEFAULT_MATCH_RULES)
+    base = ConfigurationItem.objects.select_related("ci_type").annotate(
+        serial_upper=Upper("serial_number")
+    )
+    for rule in rules:
+        query = _rule_query(rule, keys)
+        if query is None:
+            continue
+        found = list(base.filter(query).distinct()[:2])
+        if len(found) == 1:
+            return found[0], rule
+    return None, ""
+
+
+def _other_ci_with_identity(keys: dict[str, Any], ci_id: int) -> ConfigurationItem | None:
+    query = Q()
+    if keys["uuids"]:
+        query |= Q(uuid__in=keys["uuids"])
+    if keys["serial"]:
+        query |= Q(serial_upper=keys["serial"].upper())
+    if not query:
+        return None
+    return (
+        ConfigurationItem.objects.annotate(serial_upper=Upper("serial_number"))
+        .filter(query)
+        .exclude(pk=ci_id)
+        .first()
+    )
+
+
+def choose_ci_type(report: dict, agent: Agent) -> CIType:
+    """The class of a CI created from a report: by item type, then the group's default, then hints."""
+    device = report["device"]
+    item_type = report.get("item_type", "computer")
+    slug = {"printer": "printer", "network_equipment": "network-device", "phone": "phone"}.get(
+        item_type
+    )
+    if slug is None:
+        if agent.group_id and agent.group.default_ci_type_id:
+            return agent.group.default_ci_type
+        hint = f"{device.get('manufacturer', '')} {device.get('model', '')}".lower()
+        os_name = (device.get("os") or {}).get("name", "").lower()
+        if any(word in hint for word in VIRTUAL_HINTS):
+            slug = "virtual-machine"
+        elif any(word in hint for word in LAPTOP_HINTS):
+            slug = "laptop"
+        elif (
+            ("windows" in os_name and "server" not in os_name)
+            or "mac os" in os_name
+            or "macos" in os_name
+        ):
+            slug = "desktop"
+        else:
+            slug = "server"
+    return CIType.objects.get(slug=slug)
+
+
+# --- applying sections --------------------------------------------------------------------
+
+
+def _bounded(value: Any) -> Any:
+    return value[:ATTRIBUTE_LIMIT] if isinstance(value, str) else value
+
+
+def _attribute_updates(report: dict, sections: set[str]) -> dict[str, Any]:
+    device = report["device"]
+    updates: dict[str, Any] = {}
+    if "device" in sections:
+        updates["manufacturer"] = device.get("manufacturer") or None
+        updates["model"] = device.get("model") or None
+    if "os" in sections:
+        os_info = device.get("os") or {}
+        if report.get("item_type") in ("printer", "network_equipment"):
+            updates["firmware"] = os_info.get("version") or None
+        else:
+            updates["os"] = os_info.get("name") or None
+            updates["os_version"] = os_info.get("version") or None
+            updates["kernel"] = os_info.get("kernel") or None
+    if "hardware" in sections:
+        cpu = device.get("cpu") or {}
+        updates["cpu_model"] = cpu.get("model") or None
+        updates["cpu_cores"] = cpu.get("cores") or None
+        updates["memory_mb"] = device.get("memory_mb")
+    if "security" in sections:
+        updates["security"] = report.get("security") or None
+    return {key: _bounded(value) for key, value in updates.items()}
+
+
+def _apply_fields(
+    ci: ConfigurationItem, report: dict, sections: set[str], owners: dict, context, out
+) -> None:
+    """Agent-owned identity fields and attributes, through the CMDB service (history, validation)."""
+    data: dict[str, Any] = {}
+    device = report["device"]
+    if "device" in sections:
+        for name in ("hostname", "uuid", "serial_number"):
+            value = device.get(name) or ""
+            if value and agent_owns(owners, name):
+                data[name] = value
+    attributes = dict(ci.attributes)
+    for key, value in _attribute_updates(report, sections).items():
+        if not agent_owns(owners, f"attributes.{key}"):
+            continue
+        if value is None or value == "" or value == {}:
+            continue  # "not reported": keep what the CMDB knows
+        attributes[key] = value
+    if attributes != ci.attributes:
+        data["attributes"] = attributes
+    conflict = _other_ci_with_identity(
+        {
+            "uuids": {data["uuid"]} if data.get("uuid") else set(),
+            "serial": data.get("serial_number", ""),
+        },
+        ci.pk,
+    )
+    if conflict is not None:
+        for name in ("uuid", "serial_number"):
+            if data.get(name) and getattr(conflict, name).upper() == data[name].upper():
+                data.pop(name)
+                out.discrepancies.append(
+                    _raise(
+                        ci,
+                        DiscrepancyKind.IDENTITY_CONFLICT,
+                        name,
+                        f"The reported {name} belongs to {conflict}.",
+                        {"other_ci": conflict.pk},
+                        out,
+                    )
+                )
+    data = {k: v for k, v in data.items() if getattr(ci, k) != v}
+    if data:
+        try:
+            cmdb_services.ci_update(context=context, ci_id=ci.pk, data=data, expected_version=None)
+        except ValidationError as exc:  # invalid for the type's schema: keep the rest of the report
+            bad = set(exc.message_dict)
+            cmdb_services.ci_update(
+                context=context,
+                ci_id=ci.pk,
+                data={k: v for k, v in data.items() if k not in bad},
+                expected_version=None,
+            )
+        ci.refresh_from_db()
+
+
+def _apply_network(ci: ConfigurationItem, interfaces: list[dict], context) -> bool:
+    current = {(i.name, i.mac): i for i in NetworkInterface.objects.filter(ci=ci)}
+    wanted = {(i["name"][:100], i.get("mac") or ""): i for i in interfaces}
+    removed = [current[k] for k in current.keys() - wanted.keys()]
+    added = [
+        NetworkInterface(
+            ci=ci,
+            name=name,
+            mac=mac,
+            ipv4=wanted[(name, mac)].get("ipv4", []),
+            ipv6=wanted[(name, mac)].get("ipv6", []),
+        )
+        for name, mac in wanted.keys() - current.keys()
+    ]
+    changed = []
+    for key in current.keys() & wanted.keys():
+        row, new = current[key], wanted[key]
+        if row.ipv4 != new.get("ipv4", []) or row.ipv6 != new.get("ipv6", []):
+            row.ipv4, row.ipv6 = new.get("ipv4", []), new.get("ipv6", [])
+            changed.append(row)
+    if not (removed or added or changed):
+        return False
+    NetworkInterface.objects.filter(pk__in=[r.pk for r in removed]).delete()
+    NetworkInterface.objects.bulk_create(added)
+    NetworkInterface.objects.bulk_update(changed, ["ipv4", "ipv6"])
+    describe = lambda i: {"name": i.name, "mac": i.mac, "ipv4": i.ipv4}  # noqa: E731
+    record_change(
+        ci=ci,
+        kind=HistoryEntry.Kind.UPDATED,
+        changes={
+            "network": {
+                "added": [describe(i) for i in added],
+                "removed": [describe(i) for i in removed],
+                "changed": [describe(i) for i in changed],
+            }
+        },
+        context=context,
+    )
+    return True
+
+
+def _apply_storage(ci: ConfigurationItem, volumes: list[dict], context, out, is_new: bool) -> bool:
+    current = {v.mount: v for v in StorageVolume.objects.filter(ci=ci)}
+    wanted = {v["mount"][:255]: v for v in volumes}
+    removed = [current[m] for m in current.keys() - wanted.keys()]
+    added = [
+        StorageVolume(
+            ci=ci,
+            mount=m,
+            device=(v.get("device") or "")[:255],
+            filesystem=(v.get("filesystem") or "")[:50],
+            size_mb=v.get("size_mb"),
+            used_mb=v.get("used_mb"),
+        )
+        for m, v in wanted.items()
+        if m not in current
+    ]
+    resized, changed = [], []
+    for mount in current.keys() & wanted.keys():
+        row, new = current[mount], wanted[mount]
+        if row.size_mb != new.get("size_mb") and row.size_mb and new.get("size_mb"):
+            resized.append({"mount": mount, "old_mb": row.size_mb, "new_mb": new.get("size_mb")})
+        if (row.size_mb, row.used_mb, row.device, row.filesystem) != (
+            new.get("size_mb"),
+            new.get("used_mb"),
+            (new.get("device") or "")[:255],
+            (new.get("filesystem") or "")[:50],
+        ):
+            row.size_mb, row.used_mb = new.get("size_mb"), new.get("used_mb")
+            row.device, row.filesystem = (
+                (new.get("device") or "")[:255],
+                (new.get("filesystem") or "")[:50],
+            )
+            changed.append(row)
+    if not (removed or added or changed):
+        return False
+    StorageVolume.objects.filter(pk__in=[r.pk for r in removed]).delete()
+    StorageVolume.objects.bulk_create(added)
+    StorageVolume.objects.bulk_update(changed, ["size_mb", "used_mb", "device", "filesystem"])
+    if added or removed or resized:
+        # Utilisation moves with every report; history records what changed in the hardware.
+        record_change(
+            ci=ci,
+            kind=HistoryEntry.Kind.UPDATED,
+            changes={
+                "storage": {
+                    "added": sorted(v.mount for v in added),
+                    "removed": sorted(v.mount for v in removed),
+                    "resized": resized,
+                }
+            },
+            context=context,
+        )
+        if not is_new:
+            out.discrepancies.append(
+                _raise(
+                    ci,
+                    DiscrepancyKind.HARDWARE_CHANGED,
+                    "storage",
+                    "The disks of this machine changed.",
+                    {
+                        "added": [v.mount for v in added],
+                        "removed": [v.mount for v in removed],
+                        "resized": resized,
+                    },
+                    out,
+                )
+            )
+    return True
+
+
+def _apply_software(
+    ci: ConfigurationItem, software: list[dict], context, out, had_software: bool
+) -> bool:
+    change = cmdb_services.software_replace(context=context, ci=ci, items=software)
+    if had_software and change["added"]:
+        # After the first inventory, software appearing on its own was not put there by a
+        # release (those are recorded as installed before the agent sees them).
+        for item in change["added"]:
+            key = f"{item['name']} {item['version']}".strip()[:255]
+            out.discrepancies.append(
+                _raise(
+                    ci,
+                    DiscrepancyKind.UNAPPROVED_SOFTWARE,
+                    key,
+                    f"{item['name']} {item['version']} appeared without an approved change or release.",
+                    {**item, "report": context.source_ref},
+                    out,
+                )
+            )
+    return bool(change["added"] or change["removed"])
+
+
+def _severity(kind: str) -> str:
+    return {"failed_login": EventSeverity.WARNING, "disk_nearly_full": EventSeverity.WARNING}.get(
+        kind, EventSeverity.INFO
+    )
+
+
+def _apply_events(ci: ConfigurationItem, events: list[dict], report: InventoryReport) -> int:
+    fallback = report.collected_at or timezone.now()
+    rows = []
+    for event in events:
+        at = parse_datetime(event["at"]) if event.get("at") else None
+        if at is not None and timezone.is_naive(at):
+            at = timezone.make_aware(at, dt.UTC)
+        rows.append(
+            CIEvent(
+                ci=ci,
+                report=report,
+                at=at or fallback,
+                kind=event["kind"][:50],
+                severity=_severity(event["kind"]),
+                detail=(event.get("detail") or "")[:2000],
+                fingerprint=section_hash(
+                    [event.get("at") or str(fallback), event["kind"], event.get("detail")]
+                ),
+            )
+        )
+    CIEvent.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)
+
+
+def _raise(ci, kind: str, key: str, message: str, detail: dict, out: Outcome) -> str:
+    """Open a discrepancy (raising an incident if the agent's policy says so), or refresh it."""
+    open_or_refresh(
+        ci=ci,
+        kind=kind,
+        key=key,
+        message=message,
+        detail=detail,
+        raise_incident=out.raise_incidents,
+    )
+    return f"{kind}:{key}"
+
+
+def _hardware_changes(
+    ci: ConfigurationItem, report: dict, sections: set[str], context, out
+) -> None:
+    device = report["device"]
+    reported_serial = device.get("serial_number") or ""
+    if (
+        "device" in sections
+        and ci.serial_number
+        and reported_serial
+        and ci.serial_number.upper() != reported_serial.upper()
+    ):
+        out.discrepancies.append(
+            _raise(
+                ci,
+                DiscrepancyKind.HARDWARE_CHANGED,
+                "serial_number",
+                f"Serial number changed from {ci.serial_number} to {device['serial_number']}.",
+                {"old": ci.serial_number, "new": device["serial_number"]},
+                out,
+            )
+        )
+    old_memory = ci.attributes.get("memory_mb")
+    if (
+        "hardware" in sections
+        and old_memory
+        and device.get("memory_mb")
+        and old_memory != device["memory_mb"]
+    ):
+        out.discrepancies.append(
+            _raise(
+                ci,
+                DiscrepancyKind.HARDWARE_CHANGED,
+                "memory_mb",
+                f"Memory changed from {old_memory} MB to {device['memory_mb']} MB.",
+                {"old": old_memory, "new": device["memory_mb"]},
+                out,
+            )
+        )
+
+
+# --- the whole report ---------------------------------------------------------------------
+
+
+#: Keys that change with every report without saying anything about the machine.
+VOLATILE_KEYS = ("collected_at", "agent")
+
+
+def content_digest(document: dict) -> str:
+    """SHA-256 of a report body without its timestamps: equal digests, nothing to apply."""
+    stable = {k: v for k, v in document.items() if k not in VOLATILE_KEYS}
+    return hashlib.sha256(
+        json.dumps(stable, sort_keys=True, separators=(",", ":")).encode()
+    ).hexdigest()
+
+
+def reconcile(
+    *, report: InventoryReport, normalized: dict, agent: Agent, digest: str = ""
+) -> Outcome:
+    """Apply one normalised report to the CMDB. Call inside a transaction; safe to repeat."""
+    context = ChangeContext(actor=None, source=ChangeSource.AGENT, source_ref=f"report:{report.pk}")
+    out = Outcome(raise_incidents=bool(agent.group_id and agent.group.raise_incidents))
+    keys = identity_keys(normalized)
+    sections = set(normalized.get("sections") or [])
+
+    bound = agent.ci if (agent.ci_id and not agent.is_collector) else None
+    if bound is not None:
+        other = _other_ci_with_identity(keys, bound.pk)
+        if other is not None:
+            raise IdentityMismatch(
+                f"Key {agent.key_id} is bound to CI {bound.pk} but reported the identity of CI {other.pk}."
+            )
+        ci, out.matched_by = (
+            ConfigurationItem.objects.select_related("ci_type").get(pk=bound.pk),
+            "bound key",
+        )
+    else:
+        _lock_identities(keys)
+        ci, out.matched_by = find_ci(keys)
+
+    is_new = ci is None
+    if is_new:
+        ci = _create_ci(normalized, agent, context)
+        out.created = True
+        out.matched_by = "created"
+    out.ci_id = ci.pk
+
+    state, _ = InventoryState.objects.get_or_create(ci=ci)
+    hashes = dict(state.section_hashes)
+    if state.ci_version is not None and state.ci_version != ci.version:
+        # Someone changed the CI since the last report: re-apply what the agent owns.
+        for name in ("device", "os", "hardware", "security"):
+            hashes.pop(name, None)
+    owners = field_owners(ci.ci_type)
+
+    field_sections = sections & {"device", "os", "hardware", "security"}
+    field_payload = {
+        "device": {
+            k: v
+            for k, v in normalized["device"].items()
+            if k not in ("os", "cpu", "memory_mb", "macs")
+        },
+        "os": normalized["device"].get("os"),
+        "hardware": [normalized["device"].get("cpu"), normalized["device"].get("memory_mb")],
+        "security": normalized.get("security"),
+    }
+    changed_fields = {s for s in field_sections if hashes.get(s) != section_hash(field_payload[s])}
+    if changed_fields or is_new:
+        if not is_new:
+            _hardware_changes(ci, normalized, changed_fields, context, out)
+        _apply_fields(ci, normalized, changed_fields or field_sections, owners, context, out)
+        for s in field_sections:
+            hashes[s] = section_hash(field_payload[s])
+    out.changed_sections.extend(sorted(changed_fields))
+
+    for name, apply in (
+        (
+            "network",
+            lambda: (
+                agent_owns(owners, "network") and _apply_network(ci, normalized["network"], context)
+            ),
+        ),
+        (
+            "storage",
+            lambda: (
+                agent_owns(owners, "storage")
+                and _apply_storage(ci, normalized["storage"], context, out, is_new)
+            ),
+        ),
+        (
+            "software",
+            lambda: (
+                agent_owns(owners, "software")
+                and _apply_software(ci, normalized["software"], context, out, "software" in hashes)
+            ),
+        ),
+    ):
+        if name not in sections:
+            continue
+        section_digest = section_hash(normalized[name])
+        if hashes.get(name) == section_digest:
+            out.unchanged_sections.append(name)
+            continue
+        if apply():
+            out.changed_sections.append(name)
+        hashes[name] = section_digest
+    if "events" in sections and normalized["events"]:
+        section_digest = section_hash(normalized["events"])
+        if hashes.get("events") != section_digest:
+            out.events = _apply_events(ci, normalized["events"], report)
+            hashes["events"] = section_digest
+
+    if ci.status == CIStatus.DISPOSED:
+        out.discrepancies.append(
+            _raise(
+                ci,
+                DiscrepancyKind.DISPOSED_REPORTING,
+                "",
+                "This CI is marked disposed but still reports.",
+                {"report": report.pk},
+                out,
+            )
+        )
+    Discrepancy.objects.filter(
+        ci=ci, kind=DiscrepancyKind.STALE, status=DiscrepancyStatus.OPEN
+    ).update(
+        status=DiscrepancyStatus.RESOLVED,
+        resolved_at=timezone.now(),
+        resolution=f"Reported again (report {report.pk}).",
+    )
+
+    state.section_hashes = hashes
+    state.content_digest = digest
+    state.ci_version = ConfigurationItem.objects.values_list("version", flat=True).get(pk=ci.pk)
+    state.last_report = report
+    state.last_report_at = report.received_at
+    if normalized.get("device_id"):
+        state.device_id = normalized["device_id"][:255]
+    if "security" in sections:
+        state.security = normalized.get("security") or {}
+    state.save()
+    if bound is None and not agent.is_collector:
+        Agent.objects.filter(pk=agent.pk).update(ci=ci)
+    return out
+
+
+def _create_ci(report: dict, agent: Agent, context: ChangeContext) -> ConfigurationItem:
+    device = report["device"]
+    ci_type = choose_ci_type(report, agent)
+    attributes = {
+        k: v
+        for k, v in _attribute_updates(report, set(report.get("sections") or [])).items()
+        if v not in (None, "", {})
+    }
+    name = (
+        device.get("hostname")
+        or device.get("serial_number")
+        or report.get("device_id")
+        or f"device-{report['device_id']}"
+    )
+    ci = cmdb_services.ci_create(
+        context=context,
+        ci_type=ci_type,
+        name=name[:200],
+        status=CIStatus.RECEIVED,
+        hostname=device.get("hostname") or "",
+        serial_number=device.get("serial_number") or "",
+        uuid=device.get("uuid") or "",
+        attributes={},
+    )
+    if attributes:
+        # Attributes the type's schema refuses are left out; the CI itself stays.
+        with contextlib.suppress(ValidationError):
+            cmdb_services.ci_update(
+                context=context, ci_id=ci.pk, data={"attributes": attributes}, expected_version=None
+            )
+        ci.refresh_from_db()
+    return ci

@@ -1,0 +1,1 @@
+"""Change management: requests for change, approvals, the CAB and the change calendar."""

@@ -1,0 +1,449 @@
+"""Tables of the configuration database. Workflows live in services.py, never here."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Upper
+from django.urls import reverse
+
+from .choices import ChangeSource, CIRoleKind, CIStatus
+
+
+class Site(models.Model):
+    """A physical location: an office, a data centre, a branch."""
+
+    name = models.CharField("name", max_length=100, unique=True)
+    slug = models.SlugField("slug", max_length=100, unique=True)
+    address = models.CharField("address", max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Department(models.Model):
+    """An organisational unit that owns CIs and raises incidents."""
+
+    name = models.CharField("name", max_length=100, unique=True)
+    site = models.ForeignKey(
+        Site, on_delete=models.PROTECT, null=True, blank=True, related_name="departments"
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Person(models.Model):
+    """Organisational facts about a user: department, job title, phone."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="person"
+    )
+    department = models.ForeignKey(
+        Department, on_delete=models.PROTECT, null=True, blank=True, related_name="people"
+    )
+    job_title = models.CharField("job title", max_length=100, blank=True)
+    phone = models.CharField("phone", max_length=40, blank=True)
+
+    class Meta:
+        verbose_name_plural = "people"
+
+    def __str__(self) -> str:
+        return self.user.get_full_name() or self.user.get_username()
+
+
+class CIType(models.Model):
+    """A class of configuration item (server, laptop, database…) with a JSON Schema for attributes."""
+
+    name = models.CharField("name", max_length=100, unique=True)
+    slug = models.SlugField("slug", max_length=100, unique=True)
+    description = models.TextField("description", blank=True)
+    attribute_schema = models.JSONField(
+        "attribute schema",
+        default=dict,
+        blank=True,
+        help_text="JSON Schema that CI attributes must satisfy.",
+    )
+    is_hardware = models.BooleanField(
+        "hardware",
+        default=False,
+        help_text="Machines that agents report on (servers, desktops, laptops…).",
+    )
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "CI type"
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def required_attributes(self) -> list[str]:
+        return (
+            list(self.attribute_schema.get("required", []))
+            if isinstance(self.attribute_schema, dict)
+            else []
+        )
+
+
+class ConfigurationItem(models.Model):
+    """A configuration item: anything under configuration control, of any class."""
+
+    name = models.CharField("name", max_length=200)
+    description = models.TextField("description", blank=True)
+    ci_type = models.ForeignKey(
+        CIType, on_delete=models.PROTECT, related_name="cis", verbose_name="type"
+    )
+    status = models.CharField(
+        "status", max_length=20, choices=CIStatus.choices, default=CIStatus.ORDERED
+    )
+    managed = models.BooleanField("managed", default=True, help_text="Under configuration control.")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="owned_cis",
+    )
+    department = models.ForeignKey(
+        Department, on_delete=models.SET_NULL, null=True, blank=True, related_name="cis"
+    )
+    site = models.ForeignKey(
+        Site, on_delete=models.SET_NULL, null=True, blank=True, related_name="cis"
+    )
+    serial_number = models.CharField("serial number", max_length=100, blank=True)
+    asset_tag = models.CharField("asset tag", max_length=100, blank=True)
+    hostname = models.CharField("hostname", max_length=255, blank=True)
+    uuid = models.CharField(
+        "UUID", max_length=36, blank=True, help_text="SMBIOS/system UUID, lower case."
+    )
+    attributes = models.JSONField("attributes", default=dict, blank=True)
+    version = models.PositiveIntegerField(
+        "version", default=1, help_text="Optimistic concurrency counter."
+    )
+    created = models.DateTimeField("created", auto_now_add=True)
+    updated = models.DateTimeField("updated", auto_now=True)
+
+    class Meta:
+        verbose_name = "configuration item"
+        ordering = ["name", "id"]
+        permissions = [
+            ("transition_ci", "Can move a CI through its lifecycle"),
+            ("import_ci", "Can import CIs and relationships"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=CIStatus.values), name="cmdb_ci_status_valid"
+            ),
+            models.UniqueConstraint(
+                fields=["serial_number"],
+                condition=~Q(serial_number=""),
+                name="cmdb_ci_serial_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["asset_tag"], condition=~Q(asset_tag=""), name="cmdb_ci_asset_tag_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["uuid"], condition=~Q(uuid=""), name="cmdb_ci_uuid_unique"
+            ),
+        ]
+        indexes = [
+            # The list's filters and its default order, so a page reads only its own rows.
+            models.Index(
+                fields=["ci_type", "status", "name", "id"], name="cmdb_ci_type_status_name"
+            ),
+            models.Index(fields=["status", "name", "id"], name="cmdb_ci_status_name"),
+            models.Index(fields=["name", "id"], name="cmdb_ci_name_id"),
+            models.Index(fields=["hostname"], name="cmdb_ci_hostname"),
+            models.Index(Upper("serial_number"), name="cmdb_ci_serial_upper"),
+            models.Index(fields=["updated"], name="cmdb_ci_updated"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("cmdb:ci-detail", args=[self.pk])
+
+
+class CIRole(models.Model):
+    """A person's responsibility for a CI (several people, each with a role)."""
+
+    ci = models.ForeignKey(ConfigurationItem, on_delete=models.CASCADE, related_name="roles")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="ci_roles"
+    )
+    role = models.CharField("role", max_length=40, choices=CIRoleKind.choices)
+
+    class Meta:
+        verbose_name = "CI role"
+        ordering = ["role", "user_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["ci", "user", "role"], name="cmdb_cirole_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} — {self.get_role_display()} of {self.ci}"
+
+
+class StatusChange(models.Model):
+    """One lifecycle move of a CI: who, when, from what to what, and why."""
+
+    ci = models.ForeignKey(
+        ConfigurationItem, on_delete=models.CASCADE, related_name="status_changes"
+    )
+    from_status = models.CharField("from", max_length=20, choices=CIStatus.choices)
+    to_status = models.CharField("to", max_length=20, choices=CIStatus.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    source = models.CharField(
+        "source", max_length=20, choices=ChangeSource.choices, default=ChangeSource.USER
+    )
+    reason = models.TextField("reason", blank=True)
+    at = models.DateTimeField("at", auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["ci", "at"], name="cmdb_statuschange_ci_at")]
+
+    def __str__(self) -> str:
+        return f"{self.ci}: {self.from_status} → {self.to_status}"
+
+
+class RelationshipType(models.Model):
+    """A kind of directional link. Impact flows from source to target (see the README)."""
+
+    name = models.CharField("name", max_length=100, unique=True)
+    slug = models.SlugField("slug", max_length=100, unique=True)
+    forward_label = models.CharField("source → target", max_length=100, help_text="e.g. hosts")
+    reverse_label = models.CharField(
+        "target → source", max_length=100, help_text="e.g. is hosted on"
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Relationship(models.Model):
+    """A directional link between two CIs: a failure of `source` is felt by `target`."""
+
+    source = models.ForeignKey(ConfigurationItem, on_delete=models.CASCADE, related_name="outgoing")
+    target = models.ForeignKey(ConfigurationItem, on_delete=models.CASCADE, related_name="incoming")
+    type = models.ForeignKey(
+        RelationshipType, on_delete=models.PROTECT, related_name="relationships"
+    )
+    created = models.DateTimeField("created", auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "target", "type"], name="cmdb_relationship_unique"
+            ),
+            models.CheckConstraint(
+                condition=~Q(source=models.F("target")), name="cmdb_relationship_not_self"
+            ),
+        ]
+        indexes = [models.Index(fields=["target", "source"], name="cmdb_rel_target_source")]
+
+    def __str__(self) -> str:
+        return f"{self.source} —{self.type.forward_label}→ {self.target}"
+
+
+def software_key(value: str) -> str:
+    """The case-insensitive key of a product or vendor name (Unicode-aware, unlike SQL lower())."""
+    return " ".join(value.casefold().split())[:255]
+
+
+class SoftwareProduct(models.Model):
+    """A software product of the catalogue, unique by (vendor, name) ignoring case and spacing."""
+
+    name = models.CharField("name", max_length=255)
+    vendor = models.CharField("vendor", max_length=255, blank=True)
+    name_key = models.CharField("name key", max_length=255, editable=False)
+    vendor_key = models.CharField("vendor key", max_length=255, editable=False, blank=True)
+
+    class Meta:
+        ordering = ["name", "vendor"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["name_key", "vendor_key"], name="cmdb_softwareproduct_key_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.vendor} {self.name}".strip()
+
+    def save(self, *args, **kwargs):
+        self.name_key, self.vendor_key = software_key(self.name), software_key(self.vendor)
+        super().save(*args, **kwargs)
+
+
+class SoftwareVersion(models.Model):
+    """One version of a product: the unit that is installed on CIs."""
+
+    product = models.ForeignKey(SoftwareProduct, on_delete=models.PROTECT, related_name="versions")
+    version = models.CharField("version", max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["product", "version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["product", "version"], name="cmdb_softwareversion_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product} {self.version}".strip()
+
+
+class InstalledSoftware(models.Model):
+    """A software version installed on a CI ("which CIs run X at Y" is a join on indexes)."""
+
+    ci = models.ForeignKey(
+        ConfigurationItem, on_delete=models.CASCADE, related_name="installed_software"
+    )
+    software = models.ForeignKey(
+        SoftwareVersion, on_delete=models.PROTECT, related_name="installations"
+    )
+    source = models.CharField(
+        "source", max_length=20, choices=ChangeSource.choices, default=ChangeSource.USER
+    )
+    installed_at = models.DateTimeField("recorded", auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "installed software"
+        constraints = [
+            models.UniqueConstraint(fields=["ci", "software"], name="cmdb_installedsoftware_unique")
+        ]
+        indexes = [models.Index(fields=["software", "ci"], name="cmdb_installed_software_ci")]
+
+    def __str__(self) -> str:
+        return f"{self.software} on {self.ci}"
+
+
+class HistoryEntry(models.Model):
+    """One recorded change of a CI or its links: what changed, who, when, why and through what.
+
+    `changes` maps a field to `{"old": …, "new": …}`; software and relationship entries hold
+    `{"added": […], "removed": […]}`. Entries outlive the CI they describe.
+    """
+
+    class Kind(models.TextChoices):
+        CREATED = "created", "Created"
+        UPDATED = "updated", "Updated"
+        STATUS = "status", "Lifecycle move"
+        RELATIONSHIP = "relationship", "Relationship"
+        SOFTWARE = "software", "Installed software"
+        ROLE = "role", "Roles"
+        DELETED = "deleted", "Deleted"
+
+    ci = models.ForeignKey(
+        ConfigurationItem, on_delete=models.SET_NULL, null=True, blank=True, related_name="history"
+    )
+    ci_name = models.CharField("CI name", max_length=200)
+    kind = models.CharField("kind", max_length=20, choices=Kind.choices)
+    at = models.DateTimeField("at", db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    actor_name = models.CharField("actor", max_length=150, blank=True)
+    source = models.CharField("source", max_length=20, choices=ChangeSource.choices)
+    source_ref = models.CharField("source reference", max_length=100, blank=True)
+    changes = models.JSONField("changes", default=dict)
+    reason = models.TextField("reason", blank=True)
+
+    class Meta:
+        verbose_name_plural = "history entries"
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["ci", "-at", "-id"], name="cmdb_history_ci_at")]
+
+    def __str__(self) -> str:
+        return f"{self.ci_name} {self.kind} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class NetworkInterface(models.Model):
+    """A network interface of a machine, as its agent reported it."""
+
+    ci = models.ForeignKey(ConfigurationItem, on_delete=models.CASCADE, related_name="interfaces")
+    name = models.CharField("name", max_length=100)
+    mac = models.CharField("MAC address", max_length=17, blank=True, db_index=True)
+    ipv4 = models.JSONField("IPv4 addresses", default=list, blank=True)
+    ipv6 = models.JSONField("IPv6 addresses", default=list, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["ci", "name", "mac"], name="cmdb_interface_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ci} {self.name}"
+
+
+class StorageVolume(models.Model):
+    """A mounted file system of a machine with its size and use, as its agent reported it."""
+
+    ci = models.ForeignKey(ConfigurationItem, on_delete=models.CASCADE, related_name="volumes")
+    mount = models.CharField("mount point", max_length=255)
+    device = models.CharField("device", max_length=255, blank=True)
+    filesystem = models.CharField("file system", max_length=50, blank=True)
+    size_mb = models.BigIntegerField("size (MB)", null=True, blank=True)
+    used_mb = models.BigIntegerField("used (MB)", null=True, blank=True)
+
+    class Meta:
+        ordering = ["mount"]
+        constraints = [models.UniqueConstraint(fields=["ci", "mount"], name="cmdb_volume_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.ci} {self.mount}"
+
+    @property
+    def used_percent(self) -> float | None:
+        if not self.size_mb or self.used_mb is None:
+            return None
+        return round(100.0 * self.used_mb / self.size_mb, 1)
+
+
+class FieldOwner(models.Model):
+    """Which source owns a CI field: what an agent owns is kept true by agents, what people own
+    is never overwritten by them. A row without a CI type is the default for every type.
+
+    Fields are named as on the CI (`hostname`), as `attributes.<key>` for attributes, or as a
+    section: `software`, `network`, `storage`.
+    """
+
+    class Owner(models.TextChoices):
+        AGENT = "agent", "Agents (discovery)"
+        PEOPLE = "people", "People (manual)"
+
+    ci_type = models.ForeignKey(
+        CIType, on_delete=models.CASCADE, null=True, blank=True, related_name="field_owners"
+    )
+    field = models.CharField("field", max_length=100)
+    owner = models.CharField("owner", max_length=10, choices=Owner.choices)
+
+    class Meta:
+        ordering = ["field"]
+        constraints = [
+            models.UniqueConstraint(fields=["ci_type", "field"], name="cmdb_fieldowner_unique"),
+            models.UniqueConstraint(
+                fields=["field"],
+                condition=Q(ci_type__isnull=True),
+                name="cmdb_fieldowner_default_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ci_type or 'all types'}: {self.field} → {self.owner}"

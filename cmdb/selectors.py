@@ -1,0 +1,237 @@
+"""Reads of the CMDB that are more than a filter: impact analysis, as-of views, history."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import connection
+from django.db.models import Exists, OuterRef, QuerySet
+
+from .choices import ImpactDirection
+from .history import snapshot
+from .models import (
+    CIType,
+    ConfigurationItem,
+    HistoryEntry,
+    InstalledSoftware,
+    Relationship,
+    RelationshipType,
+    SoftwareProduct,
+    software_key,
+)
+
+MAX_IMPACT_DEPTH = 10
+MAX_IMPACT_NODES = 5000
+
+
+def ci_list_queryset() -> QuerySet[ConfigurationItem]:
+    """The CI list with what a list row shows, in a fixed number of queries."""
+    return ConfigurationItem.objects.select_related("ci_type", "owner").defer(
+        "ci_type__attribute_schema", "ci_type__description", "owner__password"
+    )
+
+
+def ci_detail_queryset() -> QuerySet[ConfigurationItem]:
+    return ConfigurationItem.objects.select_related("ci_type", "owner", "department", "site")
+
+
+def cis_running(queryset: QuerySet[ConfigurationItem], *, product: str, version: str | None = None):
+    """CIs of `queryset` with `product` (name, any case) installed, optionally at `version`."""
+    product_ids = SoftwareProduct.objects.filter(name_key=software_key(product))
+    installs = InstalledSoftware.objects.filter(
+        ci=OuterRef("pk"), software__product__in=product_ids.values("pk")
+    )
+    if version:
+        installs = installs.filter(software__version=version.strip())
+    return queryset.filter(Exists(installs))
+
+
+# --- impact analysis ----------------------------------------------------------------------
+
+
+@dataclass
+class ImpactResult:
+    """Nodes reached from `root` with their (shortest) depth, and the edges between them."""
+
+    root: ConfigurationItem
+    direction: str
+    depth: int
+    nodes: list[dict[str, Any]] = field(default_factory=list)
+    edges: list[dict[str, Any]] = field(default_factory=list)
+    truncated: bool = False
+
+
+#: Portable walk (SQLite and any SQL database): the recursive CTE's UNION keeps each (CI,
+#: depth) pair once, so cycles end at the depth limit; a CI reachable at several depths is
+#: expanded once per depth.
+_WALK_PORTABLE = """
+WITH RECURSIVE walk(node, depth) AS (
+    SELECT CAST(%(root)s AS BIGINT), 0
+  UNION
+    SELECT r.{next_col}, w.depth + 1
+    FROM walk w
+    JOIN cmdb_relationship r ON r.{this_col} = w.node
+    WHERE w.depth < %(depth)s
+),
+reached AS (
+    SELECT node, MIN(depth) AS depth FROM walk GROUP BY node ORDER BY 2, 1 LIMIT %(cap)s
+)
+"""
+
+#: PostgreSQL walk: a breadth-first search inside one recursive CTE. Each row is a whole
+#: level (the frontier and every CI visited so far, as arrays), so every CI is expanded once,
+#: at its shortest depth, and the walk stops as soon as the cap is reached.
+_WALK_POSTGRES = """
+WITH RECURSIVE bfs(depth, frontier, visited) AS (
+    SELECT 0, ARRAY[%(root)s]::bigint[], ARRAY[%(root)s]::bigint[]
+  UNION ALL
+    SELECT b.depth + 1, nxt.ids, b.visited || nxt.ids
+    FROM bfs b
+    CROSS JOIN LATERAL (
+        SELECT coalesce(array_agg(s.node), '{{}}') AS ids FROM (
+            SELECT r.{next_col} AS node FROM cmdb_relationship r WHERE r.{this_col} = ANY(b.frontier)
+            EXCEPT
+            SELECT unnest(b.visited)
+        ) s
+    ) nxt
+    WHERE b.depth < %(depth)s AND cardinality(b.frontier) > 0 AND cardinality(b.visited) <= %(cap)s
+),
+reached AS MATERIALIZED (
+    SELECT f.node, b.depth FROM bfs b CROSS JOIN LATERAL unnest(b.frontier) AS f(node)
+    ORDER BY b.depth, f.node LIMIT %(cap)s
+)
+"""
+
+#: Nodes (with what a tree shows) and the edges among them, in one round trip.
+_NODES_AND_EDGES = """
+SELECT 'n', n.node, n.depth, ci.name, ci.ci_type_id, ci.status
+FROM reached n
+JOIN cmdb_configurationitem ci ON ci.id = n.node
+UNION ALL
+SELECT 'e', r.source_id, r.target_id, NULL, r.type_id, NULL
+FROM reached a
+JOIN cmdb_relationship r ON r.{this_col} = a.node
+JOIN reached b ON b.node = r.{next_col}
+WHERE a.depth < %(depth)s
+"""
+
+
+def impact_analysis(
+    *, ci: ConfigurationItem, direction: str = ImpactDirection.DOWNSTREAM, depth: int = 3
+) -> ImpactResult:
+    """Walk the relationship graph from `ci` to `depth` hops, in the database, safe on cycles.
+
+    Downstream follows source→target (who feels a failure of `ci`); upstream follows
+    target→source (what `ci` depends on). Nodes carry their shortest depth; edges are those
+    between reached nodes. At most MAX_IMPACT_NODES nodes (the nearest first): beyond that the
+    result says `truncated`. One statement; on PostgreSQL a breadth-first walk that stops at
+    the cap, elsewhere a portable recursive CTE.
+    """
+    depth = max(0, min(int(depth), MAX_IMPACT_DEPTH))
+    this_col, next_col = ("source_id", "target_id")
+    if direction == ImpactDirection.UPSTREAM:
+        this_col, next_col = next_col, this_col
+    walk = _WALK_POSTGRES if connection.vendor == "postgresql" else _WALK_PORTABLE
+    sql = (walk + _NODES_AND_EDGES).format(this_col=this_col, next_col=next_col)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"root": ci.pk, "depth": depth, "cap": MAX_IMPACT_NODES + 1})
+        rows = cursor.fetchall()
+    type_slugs = dict(CIType.objects.values_list("id", "slug"))
+    rel_slugs = dict(RelationshipType.objects.values_list("id", "slug"))
+    nodes = sorted(
+        (
+            {"id": pk, "name": name, "ci_type": type_slugs[type_id], "status": status, "depth": d}
+            for kind, pk, d, name, type_id, status in rows
+            if kind == "n"
+        ),
+        key=lambda n: (n["depth"], n["name"], n["id"]),
+    )
+    result = ImpactResult(
+        root=ci, direction=direction, depth=depth, truncated=len(nodes) > MAX_IMPACT_NODES
+    )
+    result.nodes = nodes[:MAX_IMPACT_NODES]
+    kept = {node["id"] for node in result.nodes}
+    result.edges = [
+        {"source": source, "target": target, "type": rel_slugs[type_id]}
+        for kind, source, target, _, type_id, _ in rows
+        if kind == "e" and source in kept and target in kept
+    ]
+    return result
+
+
+# --- history and the as-of view -----------------------------------------------------------
+
+
+def ci_history(ci: ConfigurationItem) -> QuerySet[HistoryEntry]:
+    """Every recorded change of a CI, newest first."""
+    return HistoryEntry.objects.filter(ci=ci).select_related("actor").order_by("-at", "-id")
+
+
+@dataclass
+class CIAsOf:
+    """A CI as it stood at a past moment: its fields, relationships and software."""
+
+    at: dt.datetime
+    exists: bool
+    fields: dict[str, Any]
+    relationships: list[dict[str, Any]]
+    software: list[dict[str, str]]
+
+
+def _current_relationships(ci: ConfigurationItem) -> dict[int, dict[str, Any]]:
+    rels = Relationship.objects.filter(source=ci) | Relationship.objects.filter(target=ci)
+    return {
+        pk: {"id": pk, "source": s, "target": t, "type": slug}
+        for pk, s, t, slug in rels.values_list("id", "source_id", "target_id", "type__slug")
+    }
+
+
+def _current_software(ci: ConfigurationItem) -> set[tuple[str, str, str]]:
+    return set(
+        InstalledSoftware.objects.filter(ci=ci).values_list(
+            "software__product__name", "software__product__vendor", "software__version"
+        )
+    )
+
+
+def ci_as_of(ci: ConfigurationItem, at: dt.datetime) -> CIAsOf:
+    """Rebuild the CI at `at` by undoing, newest first, every change recorded after it."""
+    ci = ConfigurationItem.objects.select_related("ci_type").get(pk=ci.pk)
+    fields = snapshot(ci)
+    relationships = _current_relationships(ci)
+    software = _current_software(ci)
+    exists = True
+    later = HistoryEntry.objects.filter(ci=ci, at__gt=at).order_by("-at", "-id")
+    for entry in later.iterator():
+        changes = entry.changes or {}
+        if entry.kind == HistoryEntry.Kind.CREATED:
+            exists = False
+        elif entry.kind in (HistoryEntry.Kind.UPDATED, HistoryEntry.Kind.STATUS):
+            for name, change in changes.items():
+                fields[name] = change.get("old")
+        elif entry.kind == HistoryEntry.Kind.RELATIONSHIP:
+            for rel in changes.get("added", []):
+                relationships.pop(rel["id"], None)
+            for rel in changes.get("removed", []):
+                relationships[rel["id"]] = rel
+        elif entry.kind == HistoryEntry.Kind.SOFTWARE:
+            for item in changes.get("added", []):
+                software.discard((item["name"], item["vendor"], item["version"]))
+            for item in changes.get("removed", []):
+                software.add((item["name"], item["vendor"], item["version"]))
+    return CIAsOf(
+        at=at,
+        exists=exists,
+        fields=fields,
+        relationships=sorted(relationships.values(), key=lambda r: r["id"]),
+        software=[{"name": n, "vendor": v, "version": ver} for n, v, ver in sorted(software)],
+    )
+
+
+def ci_type_counts() -> list[tuple[CIType, int]]:
+    """Number of CIs per type, for the navigation and dashboards."""
+    from django.db.models import Count
+
+    return [(t, t.n) for t in CIType.objects.annotate(n=Count("cis")).order_by("name")]

@@ -1,0 +1,663 @@
+"""Every write to the CMDB: one function per business action, one transaction each.
+
+Each service checks the actor's permission (an actor of None is the system itself: an agent
+report, a release step, a migration), validates, writes, and records history through
+`record_change()` with the `ChangeContext` it was given.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import jsonschema
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from itsm.exceptions import ApplicationError, ConflictError, PermissionDeniedError
+
+from .choices import CI_TRANSITIONS, CIRoleKind, CIStatus
+from .history import ChangeContext, diff, new_entry, record_change, record_many, snapshot
+from .identifiers import normalize_hostname, normalize_serial, normalize_uuid
+from .models import (
+    CIRole,
+    CIType,
+    ConfigurationItem,
+    HistoryEntry,
+    InstalledSoftware,
+    Relationship,
+    RelationshipType,
+    SoftwareProduct,
+    SoftwareVersion,
+    StatusChange,
+    software_key,
+)
+
+#: Fields a caller may set on create or update; status moves only through ci_transition.
+EDITABLE_FIELDS = (
+    "name",
+    "description",
+    "ci_type",
+    "managed",
+    "owner",
+    "department",
+    "site",
+    "serial_number",
+    "asset_tag",
+    "hostname",
+    "uuid",
+    "attributes",
+)
+IDENTIFIER_FIELDS = ("serial_number", "asset_tag", "uuid")
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def require_permission(context: ChangeContext, perm: str) -> None:
+    """Refuse a human actor without `perm`; the system itself (actor None) may act."""
+    actor = context.actor
+    if actor is not None and not actor.has_perm(perm):
+        raise PermissionDeniedError(f"You do not have permission to do this ({perm}).")
+
+
+@functools.lru_cache(maxsize=256)
+def _validator_for(schema_json: str) -> jsonschema.protocols.Validator:
+    schema = json.loads(schema_json)
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+
+
+#: Keywords newer than draft-07, which fastjsonschema does not know: such schemas are
+#: validated by jsonschema alone.
+_NEWER_KEYWORDS = frozenset(
+    {
+        "prefixItems", "$defs", "dependentRequired", "dependentSchemas", "unevaluatedProperties",
+        "unevaluatedItems", "$dynamicRef", "$dynamicAnchor", "$recursiveRef", "$recursiveAnchor",
+        "minContains", "maxContains", "$anchor", "$vocabulary",
+    }
+)  # fmt: skip
+
+
+def _uses_newer_keywords(value: Any) -> bool:
+    if isinstance(value, dict):
+        if (
+            _NEWER_KEYWORDS & value.keys()
+            or "2019-09" in str(value.get("$schema", ""))
+            or "2020-12" in str(value.get("$schema", ""))
+        ):
+            return True
+        return any(_uses_newer_keywords(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_uses_newer_keywords(v) for v in value)
+    return False
+
+
+@functools.lru_cache(maxsize=256)
+def _fast_validator_for(schema_json: str):
+    """A compiled fastjsonschema validator, or None when the schema needs jsonschema."""
+    import fastjsonschema
+
+    schema = json.loads(schema_json)
+    if _uses_newer_keywords(schema):
+        return None
+    try:
+        return fastjsonschema.compile(schema)
+    except fastjsonschema.JsonSchemaDefinitionException:
+        return None
+
+
+def _validators(ci_type: CIType, schema: dict):
+    """(fast, full) validators of a CI type's schema, remembered on the instance while its
+    schema object stays the same (a bulk create validates thousands of items against it)."""
+    cached = ci_type.__dict__.get("_attribute_validators")
+    if cached is None or cached[0] is not schema:
+        schema_json = json.dumps(schema, sort_keys=True)
+        cached = (schema, _fast_validator_for(schema_json), _validator_for(schema_json))
+        ci_type.__dict__["_attribute_validators"] = cached
+    return cached[1], cached[2]
+
+
+def validate_attribute_schema(schema: Any) -> None:
+    """A CI type's attribute schema must itself be a valid JSON Schema object."""
+    if not isinstance(schema, dict):
+        raise ValidationError({"attribute_schema": ["Must be a JSON object."]})
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    try:
+        cls.check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        raise ValidationError(
+            {"attribute_schema": [f"Not a valid JSON Schema: {exc.message}"]}
+        ) from exc
+
+
+def validate_attributes(ci_type: CIType, attributes: Any) -> None:
+    """Validate `attributes` against the CI type's JSON Schema; raise a field error listing each problem."""
+    if not isinstance(attributes, dict):
+        raise ValidationError({"attributes": ["Must be a JSON object."]})
+    schema = ci_type.attribute_schema or {}
+    if not schema:
+        return
+    fast, full = _validators(ci_type, schema)
+    if fast is not None:
+        # Compiled validation first; the interpreted validator only to explain a failure.
+        try:
+            fast(attributes)
+            return
+        except Exception:
+            pass
+    errors = sorted(full.iter_errors(attributes), key=lambda e: list(e.absolute_path))
+    if errors:
+        messages = []
+        for error in errors[:20]:
+            where = "/".join(str(p) for p in error.absolute_path)
+            messages.append(f"{where}: {error.message}" if where else error.message)
+        raise ValidationError({"attributes": messages})
+
+
+def _normalize_identifiers(values: dict[str, Any]) -> None:
+    if "serial_number" in values:
+        values["serial_number"] = normalize_serial(values["serial_number"])
+    if "asset_tag" in values:
+        values["asset_tag"] = (values["asset_tag"] or "").strip()
+    if "hostname" in values:
+        values["hostname"] = normalize_hostname(values["hostname"])
+    if "uuid" in values:
+        values["uuid"] = normalize_uuid(values["uuid"])
+
+
+RELATED_FIELDS = ["ci_type", "owner", "department", "site"]
+
+
+def _validate(ci: ConfigurationItem) -> None:
+    # Related objects arrive resolved (serializers, forms, agents): no query to re-check them.
+    # Unique identifiers are left to the database (see _save_unique): no query when all is well.
+    ci.clean_fields(exclude=RELATED_FIELDS)
+    ci.clean()
+
+
+_CONSTRAINT_FIELDS = {
+    "cmdb_ci_serial_unique": "serial_number",
+    "cmdb_ci_asset_tag_unique": "asset_tag",
+    "cmdb_ci_uuid_unique": "uuid",
+}
+
+
+def _conflicting_field(exc: IntegrityError) -> str | None:
+    """Which identifier a unique violation is about (PostgreSQL names the constraint, SQLite the column)."""
+    diag = getattr(exc.__cause__, "diag", None)
+    constraint = getattr(diag, "constraint_name", None)
+    if constraint in _CONSTRAINT_FIELDS:
+        return _CONSTRAINT_FIELDS[constraint]
+    text = str(exc)
+    return next(
+        (field for field in IDENTIFIER_FIELDS if f"configurationitem.{field}" in text), None
+    )
+
+
+def _save_unique(ci: ConfigurationItem) -> None:
+    """Save; a serial number, asset tag or UUID another CI has is a 400 on that field.
+
+    The unique indexes decide, so concurrent writers cannot both win. No savepoint: the
+    caller's transaction is rolled back with the error anyway.
+    """
+    try:
+        ci.save()
+    except IntegrityError as exc:
+        field = _conflicting_field(exc)
+        if field is None:
+            raise ConflictError(
+                "The CI conflicts with another one that was saved meanwhile."
+            ) from exc
+        raise ValidationError(
+            {field: [f"Another CI already has this {field.replace('_', ' ')}."]}
+        ) from exc
+
+
+def _lock_ci(ci_id: int) -> ConfigurationItem:
+    try:
+        return ConfigurationItem.objects.select_for_update().select_related("ci_type").get(pk=ci_id)
+    except ConfigurationItem.DoesNotExist as exc:
+        raise ApplicationError(f"CI {ci_id} does not exist.") from exc
+
+
+# --- CI types -----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def ci_type_create(*, context: ChangeContext, name: str, slug: str, **fields: Any) -> CIType:
+    """Create a CI class after checking its attribute schema."""
+    require_permission(context, "cmdb.add_citype")
+    validate_attribute_schema(fields.get("attribute_schema", {}))
+    ci_type = CIType(name=name, slug=slug, **fields)
+    ci_type.full_clean()
+    ci_type.save()
+    return ci_type
+
+
+# --- configuration items ------------------------------------------------------------------
+
+
+@transaction.atomic
+def ci_create(
+    *, context: ChangeContext, ci_type: CIType, name: str, **fields: Any
+) -> ConfigurationItem:
+    """Create one CI with validated attributes and unique identifiers, and record it."""
+    require_permission(context, "cmdb.add_configurationitem")
+    unknown = set(fields) - set(EDITABLE_FIELDS) - {"status"}
+    if unknown:
+        raise ApplicationError(f"Unknown fields: {', '.join(sorted(unknown))}.")
+    _normalize_identifiers(fields)
+    fields.setdefault("attributes", {})
+    validate_attributes(ci_type, fields["attributes"])
+    ci = ConfigurationItem(ci_type=ci_type, name=name, **fields)
+    _validate(ci)
+    _save_unique(ci)
+    record_change(
+        ci=ci, kind=HistoryEntry.Kind.CREATED, changes=diff({}, snapshot(ci)), context=context
+    )
+    return ci
+
+
+def _batch_errors(
+    errors: dict[int, dict[str, list[str]]], index: int, field: str, message: str
+) -> None:
+    errors.setdefault(index, {}).setdefault(field, []).append(message)
+
+
+def _check_batch_repeats(items: Sequence[Mapping[str, Any]]) -> dict[int, dict[str, list[str]]]:
+    """Errors per item index for identifiers repeated within the batch (no query)."""
+    errors: dict[int, dict[str, list[str]]] = {}
+    for field in IDENTIFIER_FIELDS:
+        seen: dict[str, int] = {}
+        for index, item in enumerate(items):
+            value = item.get(field) or ""
+            if value in seen:
+                _batch_errors(
+                    errors,
+                    index,
+                    field,
+                    f"Repeats the {field.replace('_', ' ')} of item {seen[value]}.",
+                )
+            elif value:
+                seen[value] = index
+    return errors
+
+
+def _check_batch_taken(items: Sequence[Mapping[str, Any]]) -> dict[int, dict[str, list[str]]]:
+    """Errors per item index for identifiers other CIs already have (a query per identifier)."""
+    errors: dict[int, dict[str, list[str]]] = {}
+    for field in IDENTIFIER_FIELDS:
+        wanted = {item.get(field): index for index, item in enumerate(items) if item.get(field)}
+        if not wanted:
+            continue
+        taken = ConfigurationItem.objects.filter(**{f"{field}__in": list(wanted)}).values_list(
+            field, flat=True
+        )
+        for value in taken:
+            _batch_errors(
+                errors,
+                wanted[value],
+                field,
+                f"A CI with this {field.replace('_', ' ')} already exists.",
+            )
+    return errors
+
+
+def _refuse(errors: dict[int, dict[str, list[str]]]) -> None:
+    raise ApplicationError(
+        "Some items are invalid; nothing was created.",
+        extra={"errors": [{"index": i, "errors": e} for i, e in sorted(errors.items())]},
+    )
+
+
+@transaction.atomic
+def ci_bulk_create(
+    *, context: ChangeContext, items: Sequence[dict[str, Any]]
+) -> list[ConfigurationItem]:
+    """Create many CIs all-or-nothing; errors are reported per item index and nothing is written.
+
+    Each item holds the same keyword arguments as `ci_create` (with `ci_type` a CIType).
+    A constant number of queries whatever the batch size.
+    """
+    require_permission(context, "cmdb.add_configurationitem")
+    errors: dict[int, dict[str, list[str]]] = {}
+    cis = []
+    prepared: list[dict[str, Any]] = []
+    for index, item in enumerate(items):
+        values = dict(item)
+        prepared.append(values)
+        unknown = set(values) - set(EDITABLE_FIELDS) - {"status"}
+        if unknown:
+            errors.setdefault(index, {})["non_field_errors"] = [
+                f"Unknown fields: {', '.join(sorted(unknown))}."
+            ]
+            continue
+        _normalize_identifiers(values)
+        values.setdefault("attributes", {})
+        if not isinstance(values.get("ci_type"), CIType) or not values.get("name"):
+            errors.setdefault(index, {})["non_field_errors"] = [
+                "Every item needs a name and a CI type."
+            ]
+            continue
+        try:
+            validate_attributes(values["ci_type"], values["attributes"])
+            ci = ConfigurationItem(**values)
+            ci.clean_fields(exclude=["ci_type", "owner", "department", "site"])
+        except ValidationError as exc:
+            errors.setdefault(index, {}).update(exc.message_dict)
+            continue
+        if ci.status not in CIStatus.values:
+            errors.setdefault(index, {})["status"] = ["Not a valid status."]
+        cis.append(ci)
+    for index, item_errors in _check_batch_repeats(prepared).items():
+        for field, messages in item_errors.items():
+            errors.setdefault(index, {}).setdefault(field, []).extend(messages)
+    if errors:  # refused anyway: report clashes with existing CIs in the same answer
+        for index, item_errors in _check_batch_taken(prepared).items():
+            for field, messages in item_errors.items():
+                errors.setdefault(index, {}).setdefault(field, []).extend(messages)
+        _refuse(errors)
+    try:
+        # The unique indexes decide; only when they refuse do we look up which items clash.
+        with transaction.atomic():
+            created = ConfigurationItem.objects.bulk_create(cis, batch_size=2000)
+    except IntegrityError as exc:
+        taken = _check_batch_taken(prepared)
+        if taken:
+            _refuse(taken)
+        raise ConflictError(
+            "A CI with one of these identifiers was created meanwhile; nothing was created."
+        ) from exc
+    record_many(
+        new_entry(
+            ci=ci, kind=HistoryEntry.Kind.CREATED, changes=diff({}, snapshot(ci)), context=context
+        )
+        for ci in created
+    )
+    return created
+
+
+@transaction.atomic
+def ci_update(
+    *, context: ChangeContext, ci_id: int, data: Mapping[str, Any], expected_version: int | None
+) -> ConfigurationItem:
+    """Change editable fields of a CI. A stale `expected_version` answers 409; no-op changes write nothing."""
+    require_permission(context, "cmdb.change_configurationitem")
+    unknown = set(data) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ApplicationError(
+            f"These fields cannot be changed here: {', '.join(sorted(unknown))}."
+        )
+    ci = _lock_ci(ci_id)
+    if expected_version is not None and ci.version != expected_version:
+        raise ConflictError(
+            f"The CI was changed by someone else (version {ci.version}, you sent {expected_version}). "
+            "Reload it and apply your change again.",
+            extra={"current_version": ci.version},
+        )
+    values = dict(data)
+    _normalize_identifiers(values)
+    before = snapshot(ci)
+    for field, value in values.items():
+        setattr(ci, field, value)
+    after = snapshot(ci)
+    changes = diff(before, after)
+    if not changes:
+        return ci
+    if "attributes" in changes or "ci_type" in changes:
+        validate_attributes(ci.ci_type, ci.attributes)
+    _validate(ci)
+    ci.version += 1
+    _save_unique(ci)
+    record_change(ci=ci, kind=HistoryEntry.Kind.UPDATED, changes=changes, context=context)
+    return ci
+
+
+@transaction.atomic
+def ci_transition(
+    *, context: ChangeContext, ci_id: int, to_status: str, expected_version: int | None = None
+) -> ConfigurationItem:
+    """Move a CI through its lifecycle. Refuses moves the lifecycle does not allow; records every move."""
+    require_permission(context, "cmdb.transition_ci")
+    if to_status not in CIStatus.values:
+        raise ApplicationError(
+            f"'{to_status}' is not a lifecycle status.", extra={"field": "status"}
+        )
+    ci = _lock_ci(ci_id)
+    if expected_version is not None and ci.version != expected_version:
+        raise ConflictError(
+            "The CI was changed by someone else; reload it.", extra={"current_version": ci.version}
+        )
+    if to_status not in CI_TRANSITIONS[ci.status]:
+        allowed = ", ".join(sorted(CI_TRANSITIONS[ci.status])) or "none: it is final"
+        raise ApplicationError(
+            f"A CI cannot move from {ci.status} to {to_status}. Allowed from {ci.status}: {allowed}.",
+            extra={"status": ci.status, "allowed": sorted(CI_TRANSITIONS[ci.status])},
+        )
+    from_status = ci.status
+    ci.status = to_status
+    ci.version += 1
+    ci.save(update_fields=["status", "version", "updated"])
+    StatusChange.objects.create(
+        ci=ci,
+        from_status=from_status,
+        to_status=to_status,
+        actor=context.actor,
+        source=context.source,
+        reason=context.reason,
+    )
+    record_change(
+        ci=ci,
+        kind=HistoryEntry.Kind.STATUS,
+        changes={"status": {"old": from_status, "new": to_status}},
+        context=context,
+    )
+    return ci
+
+
+@transaction.atomic
+def ci_delete(*, context: ChangeContext, ci_id: int) -> None:
+    """Delete a CI (admins only; normally a CI is disposed, not deleted). History stays."""
+    require_permission(context, "cmdb.delete_configurationitem")
+    ci = _lock_ci(ci_id)
+    record_change(
+        ci=ci, kind=HistoryEntry.Kind.DELETED, changes=diff(snapshot(ci), {}), context=context
+    )
+    ci.delete()
+
+
+# --- roles --------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def ci_set_roles(
+    *, context: ChangeContext, ci_id: int, roles: Iterable[tuple[Any, str]]
+) -> list[CIRole]:
+    """Replace the people responsible for a CI with `(user, role)` pairs; record who was added and removed."""
+    require_permission(context, "cmdb.change_configurationitem")
+    ci = _lock_ci(ci_id)
+    wanted = {(user.pk, role) for user, role in roles}
+    for _, role in wanted:
+        if role not in CIRoleKind.values:
+            raise ApplicationError(f"'{role}' is not a CI role.")
+    existing = {(r.user_id, r.role): r for r in ci.roles.all()}
+    removed = [existing[key] for key in existing.keys() - wanted]
+    added = [
+        CIRole(ci=ci, user_id=user_id, role=role) for user_id, role in wanted - existing.keys()
+    ]
+    if not removed and not added:
+        return list(existing.values())
+    CIRole.objects.filter(pk__in=[r.pk for r in removed]).delete()
+    CIRole.objects.bulk_create(added)
+    record_change(
+        ci=ci,
+        kind=HistoryEntry.Kind.ROLE,
+        changes={
+            "added": sorted([[r.user_id, r.role] for r in added]),
+            "removed": sorted([[r.user_id, r.role] for r in removed]),
+        },
+        context=context,
+    )
+    return list(ci.roles.all())
+
+
+# --- relationships ------------------------------------------------------------------------
+
+
+def _relationship_repr(rel: Relationship) -> dict[str, Any]:
+    return {"id": rel.pk, "source": rel.source_id, "target": rel.target_id, "type": rel.type.slug}
+
+
+@transaction.atomic
+def relationship_create(
+    *,
+    context: ChangeContext,
+    source: ConfigurationItem,
+    target: ConfigurationItem,
+    type: RelationshipType,
+) -> Relationship:
+    """Link two CIs. A duplicate or a self-link is refused with a 400."""
+    require_permission(context, "cmdb.add_relationship")
+    if source.pk == target.pk:
+        raise ApplicationError(
+            "A CI cannot be related to itself.", extra={"target": ["Must differ from source."]}
+        )
+    if Relationship.objects.filter(source=source, target=target, type=type).exists():
+        raise ApplicationError(
+            "This relationship already exists.",
+            extra={"non_field_errors": ["Duplicate relationship."]},
+        )
+    try:
+        with transaction.atomic():
+            rel = Relationship.objects.create(source=source, target=target, type=type)
+    except IntegrityError as exc:
+        raise ApplicationError("This relationship already exists.") from exc
+    change = {"added": [_relationship_repr(rel)], "removed": []}
+    record_change(ci=source, kind=HistoryEntry.Kind.RELATIONSHIP, changes=change, context=context)
+    record_change(ci=target, kind=HistoryEntry.Kind.RELATIONSHIP, changes=change, context=context)
+    return rel
+
+
+@transaction.atomic
+def relationship_delete(*, context: ChangeContext, relationship: Relationship) -> None:
+    """Remove a link, recording it on both CIs."""
+    require_permission(context, "cmdb.delete_relationship")
+    change = {"added": [], "removed": [_relationship_repr(relationship)]}
+    record_change(
+        ci=relationship.source, kind=HistoryEntry.Kind.RELATIONSHIP, changes=change, context=context
+    )
+    record_change(
+        ci=relationship.target, kind=HistoryEntry.Kind.RELATIONSHIP, changes=change, context=context
+    )
+    relationship.delete()
+
+
+# --- installed software -------------------------------------------------------------------
+
+SoftwareKey = tuple[str, str, str]  # (name, vendor, version) as given
+
+
+def _software_key(item: Mapping[str, Any]) -> SoftwareKey:
+    return (
+        str(item.get("name") or "").strip()[:255],
+        str(item.get("vendor") or "").strip()[:255],
+        str(item.get("version") or "").strip()[:100],
+    )
+
+
+def resolve_software_versions(keys: Iterable[SoftwareKey]) -> dict[SoftwareKey, int]:
+    """Map (name, vendor, version) to catalogue version ids, creating what is missing.
+
+    Products are unique by (lower(name), lower(vendor)); a handful of queries whatever the
+    number of keys, and safe against a concurrent writer creating the same product.
+    """
+    keys = {k for k in keys if k[0]}
+    if not keys:
+        return {}
+    product_keys = {
+        (software_key(name), software_key(vendor)): (name, vendor) for name, vendor, _ in keys
+    }
+
+    def load_products() -> dict[tuple[str, str], int]:
+        rows = SoftwareProduct.objects.filter(
+            name_key__in={nk for nk, _ in product_keys}
+        ).values_list("name_key", "vendor_key", "id")
+        return {(nk, vk): pid for nk, vk, pid in rows if (nk, vk) in product_keys}
+
+    products = load_products()
+    missing = [
+        SoftwareProduct(name=n, vendor=v, name_key=k[0], vendor_key=k[1])
+        for k, (n, v) in product_keys.items()
+        if k not in products
+    ]
+    if missing:
+        SoftwareProduct.objects.bulk_create(missing, ignore_conflicts=True, batch_size=1000)
+        products = load_products()
+
+    wanted = {(products[(software_key(n), software_key(v))], ver) for n, v, ver in keys}
+
+    def load_versions() -> dict[tuple[int, str], int]:
+        rows = SoftwareVersion.objects.filter(product_id__in={p for p, _ in wanted}).values_list(
+            "product_id", "version", "id"
+        )
+        return {(p, ver): vid for p, ver, vid in rows if (p, ver) in wanted}
+
+    versions = load_versions()
+    missing_versions = [
+        SoftwareVersion(product_id=p, version=ver) for p, ver in wanted if (p, ver) not in versions
+    ]
+    if missing_versions:
+        SoftwareVersion.objects.bulk_create(
+            missing_versions, ignore_conflicts=True, batch_size=1000
+        )
+        versions = load_versions()
+    return {
+        (n, v, ver): versions[(products[(software_key(n), software_key(v))], ver)]
+        for n, v, ver in keys
+    }
+
+
+def _describe_versions(version_ids: Iterable[int]) -> list[dict[str, str]]:
+    rows = SoftwareVersion.objects.filter(pk__in=list(version_ids)).values_list(
+        "product__name", "product__vendor", "version"
+    )
+    return sorted(
+        ({"name": n, "vendor": v, "version": ver} for n, v, ver in rows),
+        key=lambda d: tuple(d.values()),
+    )
+
+
+@transaction.atomic
+def software_replace(
+    *, context: ChangeContext, ci: ConfigurationItem, items: Sequence[Mapping[str, Any]]
+) -> dict[str, list[dict[str, str]]]:
+    """Make the CI's installed software exactly `items`, as a diff; record added and removed.
+
+    Returns `{"added": [...], "removed": [...]}`; an unchanged list writes nothing.
+    """
+    require_permission(context, "cmdb.change_configurationitem")
+    ConfigurationItem.objects.select_for_update().filter(pk=ci.pk).first()
+    keys = [_software_key(item) for item in items]
+    empty = [i for i, key in enumerate(keys) if not key[0]]
+    if empty:
+        raise ApplicationError(
+            "Every software entry needs a name.", extra={"errors": {"indexes": empty}}
+        )
+    wanted = set(resolve_software_versions(keys).values())
+    current = dict(InstalledSoftware.objects.filter(ci=ci).values_list("software_id", "id"))
+    added_ids = wanted - current.keys()
+    removed_ids = current.keys() - wanted
+    if not added_ids and not removed_ids:
+        return {"added": [], "removed": []}
+    InstalledSoftware.objects.filter(pk__in=[current[v] for v in removed_ids]).delete()
+    InstalledSoftware.objects.bulk_create(
+        [InstalledSoftware(ci=ci, software_id=v, source=context.source) for v in added_ids],
+        ignore_conflicts=True,
+        batch_size=1000,
+    )
+    change = {"added": _describe_versions(added_ids), "removed": _describe_versions(removed_ids)}
+    record_change(ci=ci, kind=HistoryEntry.Kind.SOFTWARE, changes=change, context=context)
+    return change

@@ -1,0 +1,1 @@
+"""Incident and problem management: incidents, problems, known errors, SLAs, trends."""

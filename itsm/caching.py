@@ -1,0 +1,77 @@
+"""Shared-cache helpers: generation counters that invalidate cached reads across processes.
+
+Caching is on only when the cache is shared by every process (`REDIS_URL`): a per-process
+memory cache could not see another process's invalidation, and would serve stale data.
+Generations are read once per request (one round trip for all of them) and kept for the
+rest of the request by `RequestGenerationsMiddleware`.
+"""
+
+from __future__ import annotations
+
+import contextvars
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+
+NAMES = ("cmdb", "permissions", "citypes")
+_request_generations: contextvars.ContextVar[dict[str, int] | None] = contextvars.ContextVar(
+    "itsm_generations", default=None
+)
+
+
+def enabled() -> bool:
+    return bool(getattr(settings, "SHARED_CACHE", False))
+
+
+def _key(name: str) -> str:
+    return f"gen:{name}"
+
+
+def generation(name: str) -> int:
+    """The current generation of `name`; cached values keyed by it die when it is bumped."""
+    memo = _request_generations.get()
+    if memo is not None and name in memo:
+        return memo[name]
+    values = cache.get_many([_key(n) for n in NAMES])
+    current = {}
+    for n in NAMES:
+        value = values.get(_key(n))
+        if value is None:
+            cache.add(_key(n), 1, timeout=None)
+            value = cache.get(_key(n)) or 1
+        current[n] = int(value)
+    if memo is not None:
+        memo.update(current)
+    return current[name]
+
+
+def bump(name: str) -> None:
+    """Invalidate everything cached under `name`, once the current transaction commits."""
+    if not enabled():
+        return
+
+    def _bump() -> None:
+        try:
+            cache.incr(_key(name))
+        except ValueError:
+            cache.add(_key(name), 2, timeout=None)
+        memo = _request_generations.get()
+        if memo is not None:
+            memo.pop(name, None)
+
+    transaction.on_commit(_bump)
+
+
+class RequestGenerationsMiddleware:
+    """Read the generations at most once per request."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        token = _request_generations.set({})
+        try:
+            return self.get_response(request)
+        finally:
+            _request_generations.reset(token)

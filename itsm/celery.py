@@ -1,0 +1,19 @@
+"""The Celery application. Without CELERY_BROKER_URL tasks run eagerly (see settings)."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "itsm.settings")
+
+app = Celery("itsm")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+# Periodic tasks, declared in code (celery beat).
+app.conf.beat_schedule = {
+    "agents-sweep-inbox": {"task": "agents.sweep_inbox", "schedule": 60.0},
+    "agents-audit-stale": {"task": "agents.audit_stale", "schedule": 900.0},
+    "agents-purge-nonces": {"task": "agents.purge_nonces", "schedule": 600.0},
+    "agents-purge-old-reports": {"task": "agents.purge_old_reports", "schedule": 86400.0},
+}

@@ -1,0 +1,52 @@
+"""Application errors raised by services, and the API exception handler that shapes them.
+
+Services raise `ApplicationError` (400), `ConflictError` (409) or `PermissionDeniedError` (403);
+views never repeat business rules, they only translate these into HTTP answers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import exceptions as drf_exceptions
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+
+class ApplicationError(Exception):
+    """A business rule refused the action (answered 400)."""
+
+    status_code = 400
+
+    def __init__(self, message: str, extra: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.extra = extra or {}
+
+
+class ConflictError(ApplicationError):
+    """The record changed since the caller read it, or its state conflicts (answered 409)."""
+
+    status_code = 409
+
+
+class PermissionDeniedError(ApplicationError):
+    """The actor may not do this (answered 403)."""
+
+    status_code = 403
+
+
+def api_exception_handler(exc: Exception, context: dict) -> Response | None:
+    """DRF exception handler that also understands service and model validation errors."""
+    if isinstance(exc, ApplicationError):
+        data: dict[str, Any] = {"detail": exc.message}
+        data.update(exc.extra)
+        return Response(data, status=exc.status_code)
+    if isinstance(exc, DjangoValidationError):
+        detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
+        exc = drf_exceptions.ValidationError(detail=detail)
+    elif isinstance(exc, PermissionDenied):
+        exc = drf_exceptions.PermissionDenied()
+    return exception_handler(exc, context)

@@ -1,0 +1,1 @@
+"""Release management: releases, the definitive software library, readiness, deployment."""

@@ -1,0 +1,129 @@
+"""Shared fixtures: users in each role, API clients, eager Celery by default."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.contrib.auth.models import Group
+from rest_framework.test import APIClient
+
+from itsm import roles
+
+os.environ.setdefault(
+    "DJANGO_ALLOW_ASYNC_UNSAFE", "true"
+)  # playwright's sync API runs an event loop
+
+
+@pytest.fixture(autouse=True)
+def _eager_celery(settings):
+    """Run tasks in-process unless a test asks for a real worker."""
+    from itsm.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    yield
+    app.conf.task_always_eager = previous
+
+
+def restore_reference_data() -> None:
+    """Re-create what migrations seed (CI classes, relationship types, field owners, roles):
+    a transactional test's flush empties every table, whichever order tests run in."""
+    import importlib
+
+    from django.apps import apps
+
+    for module in (
+        "cmdb.migrations.0002_standard_types",
+        "cmdb.migrations.0004_default_field_owners",
+    ):
+        importlib.import_module(module).create(apps, None)
+    roles.sync_roles_after_migrate(sender=None)
+
+
+@pytest.fixture(autouse=True)
+def _reference_data_after_flush(request):
+    marker = request.node.get_closest_marker("django_db")
+    if marker and marker.kwargs.get("transaction"):
+        request.getfixturevalue("transactional_db")
+        restore_reference_data()
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache(settings):
+    """Rate limits, throttles and cached permissions live in the cache: every test starts with
+    an empty one. With Redis (as in CI), keys get a per-process prefix, so parallel test
+    processes sharing one Redis never see each other's entries."""
+    from django.core.cache import cache
+
+    default = settings.CACHES["default"]
+    if "redis" in default["BACKEND"]:
+        settings.CACHES = {"default": {**default, "KEY_PREFIX": f"test{os.getpid()}"}}
+        from django.core.cache import cache
+
+        cache.delete_pattern("*")
+    else:
+        cache.clear()
+    yield
+
+
+@pytest.fixture
+def make_user(db, django_user_model):
+    """`make_user("CMDB Manager")` → a user in that role group (no group for None)."""
+    counter = {"n": 0}
+
+    def factory(
+        role: str | None = None,
+        *,
+        username: str | None = None,
+        password: str = "pw-Secret-123",
+        **extra,
+    ):
+        counter["n"] += 1
+        name = username or f"{(role or 'nobody').lower().replace(' ', '_')}_{counter['n']}"
+        user = django_user_model.objects.create_user(username=name, password=password, **extra)
+        if role:
+            group, created = Group.objects.get_or_create(name=role)
+            if created or not group.permissions.exists():
+                # A transactional test flushed the tables: rebuild permissions and roles.
+                roles.sync_roles_after_migrate(sender=None)
+            user.groups.add(group)
+        return user
+
+    return factory
+
+
+@pytest.fixture
+def cmdb_manager(make_user):
+    return make_user(roles.CMDB_MANAGER)
+
+
+@pytest.fixture
+def read_only_user(make_user):
+    return make_user(roles.READ_ONLY)
+
+
+@pytest.fixture
+def api_client():
+    return APIClient()
+
+
+@pytest.fixture
+def manager_api(api_client, cmdb_manager):
+    api_client.force_authenticate(cmdb_manager)
+    api_client.user = cmdb_manager
+    return api_client
+
+
+@pytest.fixture
+def readonly_api(read_only_user):
+    client = APIClient()
+    client.force_authenticate(read_only_user)
+    client.user = read_only_user
+    return client
