@@ -9,6 +9,7 @@ rest of the request by `RequestGenerationsMiddleware`.
 from __future__ import annotations
 
 import contextvars
+import time
 
 from django.conf import settings
 from django.core.cache import cache
@@ -38,12 +39,19 @@ def generation(name: str) -> int:
     for n in NAMES:
         value = values.get(_key(n))
         if value is None:
-            cache.add(_key(n), 1, timeout=None)
-            value = cache.get(_key(n)) or 1
+            value = _start(n)
         current[n] = int(value)
     if memo is not None:
         memo.update(current)
     return current[name]
+
+
+def _start(name: str) -> int:
+    """Start a missing counter (first use, or the cache was flushed) at the clock in
+    microseconds, never at 1: a process that still remembers values from before a flush must
+    not find them under a generation number that is being reused."""
+    cache.add(_key(name), time.time_ns() // 1000, timeout=None)
+    return int(cache.get(_key(name)) or time.time_ns() // 1000)
 
 
 def bump(name: str) -> None:
@@ -55,7 +63,7 @@ def bump(name: str) -> None:
         try:
             cache.incr(_key(name))
         except ValueError:
-            cache.add(_key(name), 2, timeout=None)
+            _start(name)
         memo = _request_generations.get()
         if memo is not None:
             memo.pop(name, None)

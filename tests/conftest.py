@@ -70,6 +70,10 @@ def _fresh_cache(settings):
         cache.delete_pattern("*")
     else:
         cache.clear()
+    # A test's rollback undoes CI types that a process-wide memo could still hold.
+    from cmdb.api import serializers as cmdb_serializers
+
+    cmdb_serializers._ci_types_by_slug.clear()
     yield
 
 
