@@ -195,6 +195,12 @@ class InventoryReport(models.Model):
             models.Index(fields=["status", "received_at"], name="agents_report_status"),
             models.Index(fields=["ci", "-received_at"], name="agents_report_ci"),
             models.Index(fields=["agent", "-received_at"], name="agents_report_agent"),
+            # Tiny: only reports still waiting, to ask "does this agent have one in flight?"
+            models.Index(
+                fields=["agent"],
+                condition=models.Q(status__in=["received", "failed"]),
+                name="agents_report_pending",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -156,7 +156,9 @@ def find_ci(keys: dict[str, Any]) -> tuple[ConfigurationItem | None, str]:
     return None, ""
 
 
-def _other_ci_with_identity(keys: dict[str, Any], ci_id: int) -> ConfigurationItem | None:
+def _other_ci_with_identity(keys: dict[str, Any], ci_id: int) -> int | None:
+    """The id of another CI holding one of these UUIDs or this serial number (any one will do:
+    no ordering, so PostgreSQL stops at the first index hit)."""
     query = Q()
     if keys["uuids"]:
         query |= Q(uuid__in=keys["uuids"])
@@ -164,12 +166,14 @@ def _other_ci_with_identity(keys: dict[str, Any], ci_id: int) -> ConfigurationIt
         query |= Q(serial_upper=keys["serial"].upper())
     if not query:
         return None
-    return (
+    found = list(
         ConfigurationItem.objects.annotate(serial_upper=Upper("serial_number"))
         .filter(query)
         .exclude(pk=ci_id)
-        .first()
+        .order_by()
+        .values_list("pk", flat=True)[:1]
     )
+    return found[0] if found else None
 
 
 def choose_ci_type(report: dict, agent: Agent) -> CIType:
@@ -250,14 +254,17 @@ def _apply_fields(
         attributes[key] = value
     if attributes != ci.attributes:
         data["attributes"] = attributes
-    conflict = _other_ci_with_identity(
+    conflict_id = _other_ci_with_identity(
         {
             "uuids": {data["uuid"]} if data.get("uuid") else set(),
             "serial": data.get("serial_number", ""),
         },
         ci.pk,
     )
-    if conflict is not None:
+    if conflict_id is not None:
+        conflict = ConfigurationItem.objects.only("name", "uuid", "serial_number").get(
+            pk=conflict_id
+        )
         for name in ("uuid", "serial_number"):
             if data.get(name) and getattr(conflict, name).upper() == data[name].upper():
                 data.pop(name)
@@ -526,15 +533,15 @@ def reconcile(
     keys = identity_keys(normalized)
     sections = set(normalized.get("sections") or [])
 
-    bound = agent.ci if (agent.ci_id and not agent.is_collector) else None
-    if bound is not None:
-        other = _other_ci_with_identity(keys, bound.pk)
+    bound_id = agent.ci_id if (agent.ci_id and not agent.is_collector) else None
+    if bound_id is not None:
+        other = _other_ci_with_identity(keys, bound_id)
         if other is not None:
             raise IdentityMismatch(
-                f"Key {agent.key_id} is bound to CI {bound.pk} but reported the identity of CI {other.pk}."
+                f"Key {agent.key_id} is bound to CI {bound_id} but reported the identity of CI {other}."
             )
         ci, out.matched_by = (
-            ConfigurationItem.objects.select_related("ci_type").get(pk=bound.pk),
+            ConfigurationItem.objects.select_related("ci_type").get(pk=bound_id),
             "bound key",
         )
     else:
@@ -642,7 +649,7 @@ def reconcile(
     if "security" in sections:
         state.security = normalized.get("security") or {}
     state.save()
-    if bound is None and not agent.is_collector:
+    if bound_id is None and not agent.is_collector:
         Agent.objects.filter(pk=agent.pk).update(ci=ci)
     return out
 

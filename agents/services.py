@@ -277,24 +277,92 @@ def touch_agent(agent: Agent, *, report: bool = False) -> None:
 def accept_report(
     *, verified: VerifiedRequest, document: dict[str, Any], fmt: str
 ) -> InventoryReport:
-    """Store the raw report durably (with its nonce) and queue its processing after commit."""
+    """Store the raw report durably (with its nonce) and queue its processing after commit.
+
+    A report that says exactly what the machine said last time, for a CI nobody changed since
+    and with nothing of the agent's still in the queue, is settled here in the same transaction
+    (stored as processed, the CI's last report moved): no task, no second transaction.
+    """
+    from .reconcile import content_digest
+
     consume_nonce(verified)
+    agent = verified.agent
     collected_at = None
     if isinstance(document.get("collected_at"), str):
         collected_at = parse_datetime(document["collected_at"])
+    digest = content_digest(document)
+    state_id = _unchanged_state_id(agent, digest)
+    now = timezone.now()
     report = InventoryReport.objects.create(
-        agent=verified.agent,
+        agent=agent,
         body=verified.body,
         sha256=hashlib.sha256(verified.body).hexdigest(),
         size=len(verified.body),
         format=fmt,
         collected_at=collected_at,
+        **(_processed_unchanged_fields(agent.ci_id, now) if state_id else {}),
     )
-    touch_agent(verified.agent, report=True)
+    touch_agent(agent, report=True)
+    if state_id:
+        InventoryState.objects.filter(pk=state_id).update(
+            last_report=report, last_report_at=report.received_at
+        )
+        return report
     from .tasks import process_report_task
 
     transaction.on_commit(lambda: _enqueue(process_report_task, report.pk))
     return report
+
+
+def _unchanged_state_id(agent: Agent, digest: str) -> int | None:
+    """The bound CI's inventory state when this content changes nothing, else None.
+
+    One indexed query. Not when the key is a collector's, the CI was edited since the last
+    report (its version moved), the CI is disposed (the full path raises the discrepancy), or
+    an earlier report of this agent still waits: that one must be applied first, in order.
+    """
+    if not agent.ci_id or agent.is_collector:
+        return None
+    waiting = InventoryReport.objects.filter(
+        agent_id=agent.pk, status__in=[ReportStatus.RECEIVED, ReportStatus.FAILED]
+    )
+    row = (
+        InventoryState.objects.filter(
+            ci_id=agent.ci_id,
+            content_digest=digest,
+            ci_version=models.F("ci__version"),
+        )
+        .exclude(ci__status="disposed")
+        .annotate(waiting=models.Exists(waiting))
+        .values_list("pk", "waiting")
+        .first()
+    )
+    if row is None or row[1]:
+        return None
+    return row[0]
+
+
+def _unchanged_summary(ci_id: int) -> dict[str, Any]:
+    return {
+        "ci_id": ci_id,
+        "created": False,
+        "matched_by": "bound key",
+        "unchanged": True,
+        "changed_sections": [],
+        "unchanged_sections": ["all"],
+        "discrepancies": [],
+        "events": 0,
+    }
+
+
+def _processed_unchanged_fields(ci_id: int, now: dt.datetime) -> dict[str, Any]:
+    return {
+        "status": ReportStatus.PROCESSED,
+        "processed_at": now,
+        "attempts": 1,
+        "ci_id": ci_id,
+        "summary": _unchanged_summary(ci_id),
+    }
 
 
 def _enqueue(task, report_id: int) -> None:
@@ -450,20 +518,7 @@ def _apply_unchanged(report: InventoryReport, digest: str) -> bool:
         return False  # let the full path raise the discrepancy
     state.last_report, state.last_report_at = report, report.received_at
     state.save(update_fields=["last_report", "last_report_at"])
-    _mark_processed(
-        report,
-        ci_id=agent.ci_id,
-        summary={
-            "ci_id": agent.ci_id,
-            "created": False,
-            "matched_by": "bound key",
-            "unchanged": True,
-            "changed_sections": [],
-            "unchanged_sections": ["all"],
-            "discrepancies": [],
-            "events": 0,
-        },
-    )
+    _mark_processed(report, ci_id=agent.ci_id, summary=_unchanged_summary(agent.ci_id))
     return True
 
 

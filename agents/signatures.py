@@ -189,11 +189,7 @@ def verify_signed_request(*, method: str, path: str, meta: dict, body: bytes) ->
             f"created must be within {window} s of the server's clock",
             key_id,
         )
-    agent = (
-        Agent.objects.filter(key_id=key_id).select_related("group", "ci").first()
-        if key_id
-        else None
-    )
+    agent = Agent.objects.filter(key_id=key_id).select_related("group").first() if key_id else None
     if agent is None:
         raise SignedRequestRejected(401, RejectionReason.UNKNOWN_KEY, "Unknown key", key_id)
     if body and "Content-Digest" not in headers:

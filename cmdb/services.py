@@ -218,7 +218,12 @@ def _save_unique(ci: ConfigurationItem) -> None:
 
 def _lock_ci(ci_id: int) -> ConfigurationItem:
     try:
-        return ConfigurationItem.objects.select_for_update().select_related("ci_type").get(pk=ci_id)
+        # of=("self",): lock the CI row only, not its type's row, which every CI of the type shares.
+        return (
+            ConfigurationItem.objects.select_for_update(of=("self",))
+            .select_related("ci_type")
+            .get(pk=ci_id)
+        )
     except ConfigurationItem.DoesNotExist as exc:
         raise ApplicationError(f"CI {ci_id} does not exist.") from exc
 

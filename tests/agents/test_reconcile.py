@@ -424,3 +424,56 @@ def test_old_reports_are_purged_but_the_latest_is_kept():
     assert services.purge_old_reports(days=30) == 1
     assert list(InventoryReport.objects.values_list("pk", flat=True)) == [second.pk]
     assert first.pk != second.pk
+
+
+def test_an_unchanged_report_is_settled_in_the_request_without_a_task(client, monkeypatch):
+    """The 202 of an unchanged report already says processed: nothing is queued."""
+    from agents import tasks
+
+    agent = make_agent()
+    assert agent.post(client, native_report(packages=50)).status_code == 202
+    queued = []
+    monkeypatch.setattr(tasks.process_report_task, "delay", lambda *a: queued.append(a))
+    history = HistoryEntry.objects.count()
+    response = agent.post(client, native_report(packages=50))
+    assert response.status_code == 202
+    assert response.json()["status"] == ReportStatus.PROCESSED
+    assert queued == []
+    report = InventoryReport.objects.get(pk=response.json()["report_id"])
+    agent.agent.refresh_from_db()
+    assert report.summary["unchanged"] is True and report.ci_id == agent.agent.ci_id
+    assert InventoryState.objects.get().last_report == report
+    assert HistoryEntry.objects.count() == history
+
+
+def test_an_identical_report_waits_behind_an_earlier_one_still_in_the_queue(client, monkeypatch):
+    """Reports of one machine apply in order: the short path never overtakes a waiting one."""
+    from agents import tasks
+
+    agent = make_agent()
+    assert agent.post(client, native_report(packages=5)).status_code == 202
+    queued = []
+    monkeypatch.setattr(tasks.process_report_task, "delay", lambda *a: queued.append(a))
+    changed = agent.post(client, native_report(packages=6))  # stored, processing delayed
+    same_as_before = agent.post(client, native_report(packages=5))
+    assert [c.json()["status"] for c in (changed, same_as_before)] == ["received", "received"]
+    assert len(queued) == 2
+    for (report_id,) in queued:
+        services.process_report(report_id=report_id)
+    assert InstalledSoftware.objects.count() == 5
+    assert InventoryState.objects.get().last_report_id == same_as_before.json()["report_id"]
+
+
+def test_an_edited_ci_sends_the_identical_report_down_the_full_path(client):
+    agent = make_agent()
+    agent.post(client, native_report())
+    ci = ConfigurationItem.objects.get()
+    cmdb_services.ci_update(
+        context=ChangeContext(source="user"),
+        ci_id=ci.pk,
+        data={"description": "edited by hand"},
+        expected_version=ci.version,
+    )
+    response = agent.post(client, native_report())
+    report = InventoryReport.objects.get(pk=response.json()["report_id"])
+    assert report.status == ReportStatus.PROCESSED and "unchanged" not in report.summary
