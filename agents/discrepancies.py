@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -32,38 +34,73 @@ def open_or_refresh(
     raise_incident: bool = False,
 ) -> tuple[Discrepancy, bool]:
     """Refresh the open discrepancy of this kind and key, or open one; returns (item, opened)."""
-    now = timezone.now()
-    existing = Discrepancy.objects.filter(
-        ci=ci, kind=kind, key=key, status=DiscrepancyStatus.OPEN
-    ).first()
-    if existing is not None:
-        Discrepancy.objects.filter(pk=existing.pk).update(
-            last_seen=now, detail=detail, message=message
-        )
-        return existing, False
-    try:
-        with transaction.atomic():
-            item = Discrepancy.objects.create(
-                ci=ci, kind=kind, key=key, message=message, detail=detail, last_seen=now
-            )
-    except IntegrityError:  # opened meanwhile by a concurrent report
-        return Discrepancy.objects.get(
-            ci=ci, kind=kind, key=key, status=DiscrepancyStatus.OPEN
-        ), False
-    if raise_incident:
-        from incidents.choices import Source
-        from incidents.services import open_incident
+    return open_or_refresh_many(
+        ci=ci, kind=kind, found=[(key, message, detail)], raise_incident=raise_incident
+    )[0]
 
-        item.incident = open_incident(
-            context=ChangeContext(
-                actor=None, source=ChangeSource.SYSTEM, source_ref=f"discrepancy:{item.pk}"
-            ),
-            title=f"CMDB audit: {item.get_kind_display()} on {ci.name}"[:200],
-            description=message,
-            severity=INCIDENT_SEVERITY.get(kind, "moderate"),
-            category="CMDB audit",
-            cis=[ci],
-            source=Source.AUDIT,
+
+def open_or_refresh_many(
+    *,
+    ci: ConfigurationItem,
+    kind: str,
+    found: Sequence[tuple[str, str, dict]],
+    raise_incident: bool = False,
+) -> list[tuple[Discrepancy, bool]]:
+    """`open_or_refresh` for several keys of one kind at once, (key, message, detail) each:
+    one query for those already open, one UPDATE each of them, one INSERT for the new ones."""
+    now = timezone.now()
+    existing = {
+        item.key: item
+        for item in Discrepancy.objects.filter(
+            ci=ci, kind=kind, key__in=[key for key, _, _ in found], status=DiscrepancyStatus.OPEN
         )
-        item.save(update_fields=["incident"])
-    return item, True
+    }
+    refreshed = []
+    for key, message, detail in found:
+        item = existing.get(key)
+        if item is not None:
+            item.last_seen, item.message, item.detail = now, message, detail
+            refreshed.append(item)
+    if refreshed:
+        Discrepancy.objects.bulk_update(refreshed, ["last_seen", "message", "detail"])
+    new = {
+        key: Discrepancy(ci=ci, kind=kind, key=key, message=message, detail=detail, last_seen=now)
+        for key, message, detail in found
+        if key not in existing
+    }
+    if new:
+        try:
+            with transaction.atomic():
+                Discrepancy.objects.bulk_create(new.values())
+        except IntegrityError:  # one was opened meanwhile by a concurrent report
+            for key, item in list(new.items()):
+                try:
+                    with transaction.atomic():
+                        item.save(force_insert=True)
+                except IntegrityError:
+                    existing[key] = Discrepancy.objects.get(
+                        ci=ci, kind=kind, key=key, status=DiscrepancyStatus.OPEN
+                    )
+                    del new[key]
+    if raise_incident:
+        for item in new.values():
+            _raise_incident(item, ci)
+    return [(new[key], True) if key in new else (existing[key], False) for key, _, _ in found]
+
+
+def _raise_incident(item: Discrepancy, ci: ConfigurationItem) -> None:
+    from incidents.choices import Source
+    from incidents.services import open_incident
+
+    item.incident = open_incident(
+        context=ChangeContext(
+            actor=None, source=ChangeSource.SYSTEM, source_ref=f"discrepancy:{item.pk}"
+        ),
+        title=f"CMDB audit: {item.get_kind_display()} on {ci.name}"[:200],
+        description=item.message,
+        severity=INCIDENT_SEVERITY.get(item.kind, "moderate"),
+        category="CMDB audit",
+        cis=[ci],
+        source=Source.AUDIT,
+    )
+    item.save(update_fields=["incident"])

@@ -40,7 +40,7 @@ from cmdb.models import (
 from itsm.exceptions import ApplicationError
 
 from .choices import DiscrepancyKind, DiscrepancyStatus, EventSeverity
-from .discrepancies import open_or_refresh
+from .discrepancies import open_or_refresh, open_or_refresh_many
 from .inventory.identity import identity_keys
 from .models import Agent, CIEvent, Discrepancy, InventoryReport, InventoryState
 
@@ -411,18 +411,21 @@ def _apply_software(
     if had_software and change["added"]:
         # After the first inventory, software appearing on its own was not put there by a
         # release (those are recorded as installed before the agent sees them).
-        for item in change["added"]:
-            key = f"{item['name']} {item['version']}".strip()[:255]
-            out.discrepancies.append(
-                _raise(
-                    ci,
-                    DiscrepancyKind.UNAPPROVED_SOFTWARE,
-                    key,
-                    f"{item['name']} {item['version']} appeared without an approved change or release.",
-                    {**item, "report": context.source_ref},
-                    out,
-                )
+        found = [
+            (
+                f"{item['name']} {item['version']}".strip()[:255],
+                f"{item['name']} {item['version']} appeared without an approved change or release.",
+                {**item, "report": context.source_ref},
             )
+            for item in change["added"]
+        ]
+        open_or_refresh_many(
+            ci=ci,
+            kind=DiscrepancyKind.UNAPPROVED_SOFTWARE,
+            found=found,
+            raise_incident=out.raise_incidents,
+        )
+        out.discrepancies += [f"{DiscrepancyKind.UNAPPROVED_SOFTWARE}:{key}" for key, _, _ in found]
     return bool(change["added"] or change["removed"])
 
 
@@ -513,15 +516,6 @@ def _hardware_changes(
 
 
 #: Keys that change with every report without saying anything about the machine.
-VOLATILE_KEYS = ("collected_at", "agent")
-
-
-def content_digest(document: dict) -> str:
-    """SHA-256 of a report body without its timestamps: equal digests, nothing to apply."""
-    stable = {k: v for k, v in document.items() if k not in VOLATILE_KEYS}
-    return hashlib.sha256(
-        json.dumps(stable, sort_keys=True, separators=(",", ":")).encode()
-    ).hexdigest()
 
 
 def reconcile(

@@ -8,6 +8,7 @@ millisecond, where an interpreted validator takes several.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -130,6 +131,25 @@ _validators = {
 }
 SUPPORTED_FORMATS = tuple(_validators)
 
+#: Top-level keys that change with every report (the time, the agent's own details): left out
+#: of the content digest, so checked on their own when the rest is known to be valid.
+VOLATILE_KEYS = ("collected_at", "agent")
+
+
+def _volatile_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    properties = schema.get("properties", {})
+    return {
+        "type": "object",
+        "required": [k for k in schema.get("required", []) if k in VOLATILE_KEYS],
+        "properties": {k: properties[k] for k in VOLATILE_KEYS if k in properties},
+    }
+
+
+_volatile_validators = {
+    "itsm-inventory/1": fastjsonschema.compile(_volatile_schema(ITSM_INVENTORY_SCHEMA)),
+    "glpi-inventory": fastjsonschema.compile(_volatile_schema(GLPI_ENVELOPE_SCHEMA)),
+}
+
 
 class ReportInvalid(ValueError):
     """The body is not a valid report (answered 400)."""
@@ -193,3 +213,20 @@ def validate_report(document: Any) -> str:
     except fastjsonschema.JsonSchemaException as exc:
         raise ReportInvalid(f"The report fails the {fmt} schema: {exc.message}") from exc
     return fmt
+
+
+def validate_volatile_parts(document: dict[str, Any], fmt: str) -> None:
+    """Validate only the keys outside the content digest, for a report whose content is byte
+    for byte (as canonical JSON) the content of a report that passed `validate_report`."""
+    try:
+        _volatile_validators[fmt](document)
+    except fastjsonschema.JsonSchemaException as exc:
+        raise ReportInvalid(f"The report fails the {fmt} schema: {exc.message}") from exc
+
+
+def content_digest(document: dict) -> str:
+    """SHA-256 of a report body without its timestamps: equal digests, nothing to apply."""
+    stable = {k: v for k, v in document.items() if k not in VOLATILE_KEYS}
+    return hashlib.sha256(
+        json.dumps(stable, sort_keys=True, separators=(",", ":")).encode()
+    ).hexdigest()

@@ -19,7 +19,9 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from cmdb.choices import CIStatus
 from cmdb.history import ChangeContext
+from cmdb.models import ConfigurationItem
 from cmdb.services import require_permission
 from itsm.exceptions import ApplicationError, ConflictError
 
@@ -42,6 +44,7 @@ from .models import (
     Nonce,
     SecurityEvent,
 )
+from .schema import SUPPORTED_FORMATS, content_digest, validate_report, validate_volatile_parts
 from .signatures import SignedRequestRejected, VerifiedRequest, decode_public_key
 
 logger = logging.getLogger("itsm.security")
@@ -274,24 +277,28 @@ def touch_agent(agent: Agent, *, report: bool = False) -> None:
 
 
 @transaction.atomic
-def accept_report(
-    *, verified: VerifiedRequest, document: dict[str, Any], fmt: str
-) -> InventoryReport:
-    """Store the raw report durably (with its nonce) and queue its processing after commit.
+def accept_report(*, verified: VerifiedRequest, document: Any) -> InventoryReport:
+    """Validate and store the raw report durably (with its nonce); queue its processing.
 
     A report that says exactly what the machine said last time, for a CI nobody changed since
     and with nothing of the agent's still in the queue, is settled here in the same transaction
-    (stored as processed, the CI's last report moved): no task, no second transaction.
+    (stored as processed, the CI's last report moved): no task, no second transaction. Its
+    content is then the content of a report that passed the schema, so only the keys outside
+    the digest are validated. Raises ReportInvalid (nothing is written) for a bad report.
     """
-    from .reconcile import content_digest
-
     consume_nonce(verified)
     agent = verified.agent
+    fmt = document.get("format") if isinstance(document, dict) else None
+    state_id = None
+    if fmt in SUPPORTED_FORMATS:
+        state_id = _unchanged_state_id(agent, content_digest(document))
+    if state_id:
+        validate_volatile_parts(document, fmt)
+    else:
+        fmt = validate_report(document)
     collected_at = None
     if isinstance(document.get("collected_at"), str):
         collected_at = parse_datetime(document["collected_at"])
-    digest = content_digest(document)
-    state_id = _unchanged_state_id(agent, digest)
     now = timezone.now()
     report = InventoryReport.objects.create(
         agent=agent,
@@ -317,29 +324,29 @@ def accept_report(
 def _unchanged_state_id(agent: Agent, digest: str) -> int | None:
     """The bound CI's inventory state when this content changes nothing, else None.
 
-    One indexed query. Not when the key is a collector's, the CI was edited since the last
-    report (its version moved), the CI is disposed (the full path raises the discrepancy), or
-    an earlier report of this agent still waits: that one must be applied first, in order.
+    One indexed query (raw: it runs for every report). Not when the key is a collector's, the
+    CI was edited since the last report (its version moved), the CI is disposed (the full path
+    raises the discrepancy), or an earlier report of this agent still waits: that one must be
+    applied first, in order.
     """
     if not agent.ci_id or agent.is_collector:
         return None
-    waiting = InventoryReport.objects.filter(
-        agent_id=agent.pk, status__in=[ReportStatus.RECEIVED, ReportStatus.FAILED]
-    )
-    row = (
-        InventoryState.objects.filter(
-            ci_id=agent.ci_id,
-            content_digest=digest,
-            ci_version=models.F("ci__version"),
-        )
-        .exclude(ci__status="disposed")
-        .annotate(waiting=models.Exists(waiting))
-        .values_list("pk", "waiting")
-        .first()
-    )
-    if row is None or row[1]:
-        return None
-    return row[0]
+    with connection.cursor() as cursor:
+        cursor.execute(_UNCHANGED_STATE_SQL, [agent.ci_id, digest, agent.pk])
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+_UNCHANGED_STATE_SQL = f"""
+    SELECT s.id FROM {InventoryState._meta.db_table} s
+    JOIN {ConfigurationItem._meta.db_table} c ON c.id = s.ci_id
+    WHERE s.ci_id = %s AND s.content_digest = %s AND s.ci_version = c.version
+      AND c.status <> '{CIStatus.DISPOSED}'
+      AND NOT EXISTS (
+        SELECT 1 FROM {InventoryReport._meta.db_table} r
+        WHERE r.agent_id = %s AND r.status IN ('{ReportStatus.RECEIVED}', '{ReportStatus.FAILED}')
+      )
+"""
 
 
 def _unchanged_summary(ci_id: int) -> dict[str, Any]:
@@ -448,7 +455,7 @@ def process_report(*, report_id: int) -> InventoryReport | None:
     failed for a retry.
     """
     from .inventory import InventoryFormatError, normalize_report
-    from .reconcile import IdentityMismatch, content_digest, reconcile
+    from .reconcile import IdentityMismatch, reconcile
 
     try:
         with transaction.atomic():

@@ -625,44 +625,62 @@ def resolve_software_versions(keys: Iterable[SoftwareKey]) -> dict[SoftwareKey, 
     }
 
 
-def _describe_versions(version_ids: Iterable[int]) -> list[dict[str, str]]:
-    rows = SoftwareVersion.objects.filter(pk__in=list(version_ids)).values_list(
-        "product__name", "product__vendor", "version"
-    )
-    return sorted(
-        ({"name": n, "vendor": v, "version": ver} for n, v, ver in rows),
-        key=lambda d: tuple(d.values()),
-    )
-
-
 @transaction.atomic
 def software_replace(
     *, context: ChangeContext, ci: ConfigurationItem, items: Sequence[Mapping[str, Any]]
 ) -> dict[str, list[dict[str, str]]]:
     """Make the CI's installed software exactly `items`, as a diff; record added and removed.
 
+    What is installed is compared first (by catalogue key: name and vendor case-folded, the
+    version exact), so only what was added is looked up in, or added to, the catalogue.
     Returns `{"added": [...], "removed": [...]}`; an unchanged list writes nothing.
     """
     require_permission(context, "cmdb.change_configurationitem")
-    ConfigurationItem.objects.select_for_update().filter(pk=ci.pk).first()
     keys = [_software_key(item) for item in items]
     empty = [i for i, key in enumerate(keys) if not key[0]]
     if empty:
         raise ApplicationError(
             "Every software entry needs a name.", extra={"errors": {"indexes": empty}}
         )
-    wanted = set(resolve_software_versions(keys).values())
-    current = dict(InstalledSoftware.objects.filter(ci=ci).values_list("software_id", "id"))
-    added_ids = wanted - current.keys()
-    removed_ids = current.keys() - wanted
-    if not added_ids and not removed_ids:
+    list(ConfigurationItem.objects.select_for_update().filter(pk=ci.pk).values_list("pk"))
+    reported = {(software_key(n), software_key(v), ver): (n, v, ver) for n, v, ver in keys}
+    installed = {
+        (name_key, vendor_key, version): (row_id, name, vendor, version)
+        for row_id, name_key, vendor_key, version, name, vendor in InstalledSoftware.objects.filter(
+            ci=ci
+        ).values_list(
+            "id",
+            "software__product__name_key",
+            "software__product__vendor_key",
+            "software__version",
+            "software__product__name",
+            "software__product__vendor",
+        )
+    }
+    added = [reported[key] for key in reported.keys() - installed.keys()]
+    removed = [installed[key] for key in installed.keys() - reported.keys()]
+    if not added and not removed:
         return {"added": [], "removed": []}
-    InstalledSoftware.objects.filter(pk__in=[current[v] for v in removed_ids]).delete()
+    InstalledSoftware.objects.filter(pk__in=[row[0] for row in removed]).delete()
+    version_ids = resolve_software_versions(added)
     InstalledSoftware.objects.bulk_create(
-        [InstalledSoftware(ci=ci, software_id=v, source=context.source) for v in added_ids],
+        [
+            InstalledSoftware(ci=ci, software_id=version_id, source=context.source)
+            for version_id in set(version_ids.values())
+        ],
         ignore_conflicts=True,
         batch_size=1000,
     )
-    change = {"added": _describe_versions(added_ids), "removed": _describe_versions(removed_ids)}
+    change = {
+        "added": _describe(added),
+        "removed": _describe(row[1:] for row in removed),
+    }
     record_change(ci=ci, kind=HistoryEntry.Kind.SOFTWARE, changes=change, context=context)
     return change
+
+
+def _describe(keys: Iterable[SoftwareKey]) -> list[dict[str, str]]:
+    return [
+        {"name": name, "vendor": vendor, "version": version}
+        for name, vendor, version in sorted(keys)
+    ]

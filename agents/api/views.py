@@ -37,7 +37,7 @@ from ..models import (
     InventoryReport,
     SecurityEvent,
 )
-from ..schema import ReportInvalid, parse_json, validate_report
+from ..schema import ReportInvalid, parse_json
 from ..signatures import (
     SignedRequestRejected,
     VerifiedRequest,
@@ -109,12 +109,11 @@ class ReportView(SignedAgentView):
             verified = self.verified(request, has_body=True)
             try:
                 document = parse_json(verified.body)
-                fmt = validate_report(document)
+                report = services.accept_report(verified=verified, document=document)
             except ReportInvalid as exc:
                 raise SignedRequestRejected(
                     400, exc.reason, str(exc), verified.agent.key_id
                 ) from exc
-            report = services.accept_report(verified=verified, document=document, fmt=fmt)
         except SignedRequestRejected as exc:
             return refuse(request, exc)
         return Response(

@@ -477,3 +477,15 @@ def test_an_edited_ci_sends_the_identical_report_down_the_full_path(client):
     response = agent.post(client, native_report())
     report = InventoryReport.objects.get(pk=response.json()["report_id"])
     assert report.status == ReportStatus.PROCESSED and "unchanged" not in report.summary
+
+
+def test_an_unchanged_report_with_a_bad_timestamp_is_still_refused(client):
+    """The short path skips re-validating the known content, never the parts outside it."""
+    agent = make_agent()
+    assert agent.post(client, native_report()).status_code == 202
+    reports = InventoryReport.objects.count()
+    document = native_report()
+    document["collected_at"] = "yesterday"
+    response = agent.post(client, document)
+    assert response.status_code == 400, response.content
+    assert InventoryReport.objects.count() == reports
