@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -28,7 +27,7 @@ from django.utils.dateparse import parse_datetime
 
 from cmdb import services as cmdb_services
 from cmdb.choices import ChangeSource, CIStatus
-from cmdb.history import ChangeContext, record_change
+from cmdb.history import ChangeContext, collected_history, record_change
 from cmdb.models import (
     CIType,
     ConfigurationItem,
@@ -143,16 +142,15 @@ def _rule_query(rule: str, keys: dict[str, Any]) -> Q | None:
 def find_ci(keys: dict[str, Any]) -> tuple[ConfigurationItem | None, str]:
     """The CI the identity keys designate, by the first rule that designates exactly one."""
     rules = getattr(settings, "AGENT_MATCH_RULES", DEFAULT_MATCH_RULES)
-    base = ConfigurationItem.objects.select_related("ci_type").annotate(
-        serial_upper=Upper("serial_number")
-    )
+    base = ConfigurationItem.objects.annotate(serial_upper=Upper("serial_number")).order_by()
     for rule in rules:
         query = _rule_query(rule, keys)
         if query is None:
             continue
-        found = list(base.filter(query).distinct()[:2])
+        # Ids only (narrow, no sort): most reports of a new machine match nothing.
+        found = list(base.filter(query).values_list("pk", flat=True).distinct()[:2])
         if len(found) == 1:
-            return found[0], rule
+            return ConfigurationItem.objects.select_related("ci_type").get(pk=found[0]), rule
     return None, ""
 
 
@@ -521,7 +519,14 @@ def _hardware_changes(
 def reconcile(
     *, report: InventoryReport, normalized: dict, agent: Agent, digest: str = ""
 ) -> Outcome:
-    """Apply one normalised report to the CMDB. Call inside a transaction; safe to repeat."""
+    """Apply one normalised report to the CMDB. Call inside a transaction; safe to repeat.
+
+    The history entries of the report (fields, storage, software…) are written together."""
+    with collected_history():
+        return _reconcile(report=report, normalized=normalized, agent=agent, digest=digest)
+
+
+def _reconcile(*, report: InventoryReport, normalized: dict, agent: Agent, digest: str) -> Outcome:
     context = ChangeContext(actor=None, source=ChangeSource.AGENT, source_ref=f"report:{report.pk}")
     out = Outcome(raise_incidents=bool(agent.group_id and agent.group.raise_incidents))
     keys = identity_keys(normalized)
@@ -662,21 +667,18 @@ def _create_ci(report: dict, agent: Agent, context: ChangeContext) -> Configurat
         or report.get("device_id")
         or f"device-{report['device_id']}"
     )
-    ci = cmdb_services.ci_create(
-        context=context,
-        ci_type=ci_type,
-        name=name[:200],
-        status=CIStatus.RECEIVED,
-        hostname=device.get("hostname") or "",
-        serial_number=device.get("serial_number") or "",
-        uuid=device.get("uuid") or "",
-        attributes={},
-    )
-    if attributes:
-        # Attributes the type's schema refuses are left out; the CI itself stays.
-        with contextlib.suppress(ValidationError):
-            cmdb_services.ci_update(
-                context=context, ci_id=ci.pk, data={"attributes": attributes}, expected_version=None
-            )
-        ci.refresh_from_db()
-    return ci
+    fields = {
+        "ci_type": ci_type,
+        "name": name[:200],
+        "status": CIStatus.RECEIVED,
+        "hostname": device.get("hostname") or "",
+        "serial_number": device.get("serial_number") or "",
+        "uuid": device.get("uuid") or "",
+    }
+    try:
+        return cmdb_services.ci_create(context=context, attributes=attributes, **fields)
+    except ValidationError as exc:
+        if not attributes or "attributes" not in getattr(exc, "message_dict", {}):
+            raise
+    # Attributes the type's schema refuses are left out; the CI itself is still created.
+    return cmdb_services.ci_create(context=context, attributes={}, **fields)

@@ -8,9 +8,11 @@ which retires cached CI list pages.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as dt
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -115,9 +117,35 @@ def record_change(
 ) -> HistoryEntry:
     """Write one history entry for `ci`. Call inside the service's transaction."""
     entry = new_entry(ci=ci, kind=kind, changes=changes, context=context)
+    pending = _collected.get()
+    if pending is not None:
+        pending.append(entry)
+        return entry
     entry.save()
     caching.bump("cmdb")
     return entry
+
+
+_collected: contextvars.ContextVar[list[HistoryEntry] | None] = contextvars.ContextVar(
+    "cmdb_history_collected", default=None
+)
+
+
+@contextlib.contextmanager
+def collected_history() -> Iterator[None]:
+    """Write the history entries recorded inside the block in one statement at its end.
+
+    For work that records several entries per unit (an agent report: fields, storage,
+    software…). Use inside the transaction that makes the changes: entries are written when
+    the block ends without an error, and not at all if it raises.
+    """
+    pending: list[HistoryEntry] = []
+    token = _collected.set(pending)
+    try:
+        yield
+    finally:
+        _collected.reset(token)
+    record_many(pending)
 
 
 _COPY_COLUMNS = (

@@ -311,11 +311,16 @@ class SoftwareVersion(models.Model):
 class InstalledSoftware(models.Model):
     """A software version installed on a CI ("which CIs run X at Y" is a join on indexes)."""
 
+    # Both foreign keys lead a composite index (the unique pair, and software then CI): no
+    # index on either alone, which would only slow down inserting hundreds per machine.
     ci = models.ForeignKey(
-        ConfigurationItem, on_delete=models.CASCADE, related_name="installed_software"
+        ConfigurationItem,
+        on_delete=models.CASCADE,
+        related_name="installed_software",
+        db_index=False,
     )
     software = models.ForeignKey(
-        SoftwareVersion, on_delete=models.PROTECT, related_name="installations"
+        SoftwareVersion, on_delete=models.PROTECT, related_name="installations", db_index=False
     )
     source = models.CharField(
         "source", max_length=20, choices=ChangeSource.choices, default=ChangeSource.USER
@@ -349,8 +354,14 @@ class HistoryEntry(models.Model):
         ROLE = "role", "Roles"
         DELETED = "deleted", "Deleted"
 
+    # Indexed by cmdb_history_ci_at, which leads with ci: no second index on ci alone.
     ci = models.ForeignKey(
-        ConfigurationItem, on_delete=models.SET_NULL, null=True, blank=True, related_name="history"
+        ConfigurationItem,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="history",
+        db_index=False,
     )
     ci_name = models.CharField("CI name", max_length=200)
     kind = models.CharField("kind", max_length=20, choices=Kind.choices)

@@ -489,3 +489,20 @@ def test_an_unchanged_report_with_a_bad_timestamp_is_still_refused(client):
     response = agent.post(client, document)
     assert response.status_code == 400, response.content
     assert InventoryReport.objects.count() == reports
+
+
+def test_a_new_machine_whose_attributes_the_type_refuses_still_becomes_a_ci():
+    from cmdb.models import CIType
+
+    server = CIType.objects.get(slug="server")
+    server.attribute_schema = {
+        "type": "object",
+        "properties": {"memory_mb": {"type": "integer", "maximum": 1024}},
+    }
+    server.save()
+    agent = make_agent()
+    report = submit(agent, native_report(memory_mb=16384))
+    assert report.status == ReportStatus.PROCESSED, report.error
+    ci = ConfigurationItem.objects.get()
+    assert ci.ci_type == server and "memory_mb" not in ci.attributes
+    assert ci.hostname == "web-01.example.org"
