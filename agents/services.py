@@ -270,10 +270,15 @@ def consume_nonce(verified: VerifiedRequest) -> None:
 def touch_agent(agent: Agent, *, report: bool = False) -> None:
     """Record the agent's last contact without a read-modify-write of the whole row."""
     now = timezone.now()
-    fields = {"last_seen": now}
-    if report:
-        fields["last_report_at"] = now
-    Agent.objects.filter(pk=agent.pk).update(**fields)
+    table = Agent._meta.db_table
+    with connection.cursor() as cursor:  # raw: once per signed request
+        if report:
+            cursor.execute(
+                f"UPDATE {table} SET last_seen = %s, last_report_at = %s WHERE id = %s",
+                [now, now, agent.pk],
+            )
+        else:
+            cursor.execute(f"UPDATE {table} SET last_seen = %s WHERE id = %s", [now, agent.pk])
 
 
 @transaction.atomic
@@ -321,18 +326,20 @@ def accept_report(*, verified: VerifiedRequest, document: Any) -> InventoryRepor
     return report
 
 
-def _unchanged_state_id(agent: Agent, digest: str) -> int | None:
+def _unchanged_state_id(agent: Agent, digest: str, *, unless_waiting: bool = True) -> int | None:
     """The bound CI's inventory state when this content changes nothing, else None.
 
     One indexed query (raw: it runs for every report). Not when the key is a collector's, the
-    CI was edited since the last report (its version moved), the CI is disposed (the full path
-    raises the discrepancy), or an earlier report of this agent still waits: that one must be
-    applied first, in order.
+    CI was edited since the last report (its version moved) or is disposed (the full path
+    raises the discrepancy), or, with `unless_waiting`, while a report of this agent waits in
+    the queue: that one must be applied first, in order.
     """
     if not agent.ci_id or agent.is_collector:
         return None
+    sql = _UNCHANGED_STATE_SQL + (_NOTHING_WAITING_SQL if unless_waiting else "")
+    params = [agent.ci_id, digest] + ([agent.pk] if unless_waiting else [])
     with connection.cursor() as cursor:
-        cursor.execute(_UNCHANGED_STATE_SQL, [agent.ci_id, digest, agent.pk])
+        cursor.execute(sql, params)
         row = cursor.fetchone()
     return row[0] if row else None
 
@@ -342,6 +349,8 @@ _UNCHANGED_STATE_SQL = f"""
     JOIN {ConfigurationItem._meta.db_table} c ON c.id = s.ci_id
     WHERE s.ci_id = %s AND s.content_digest = %s AND s.ci_version = c.version
       AND c.status <> '{CIStatus.DISPOSED}'
+"""  # table names and enum values only: nothing from the request
+_NOTHING_WAITING_SQL = f"""
       AND NOT EXISTS (
         SELECT 1 FROM {InventoryReport._meta.db_table} r
         WHERE r.agent_id = %s AND r.status IN ('{ReportStatus.RECEIVED}', '{ReportStatus.FAILED}')
@@ -516,15 +525,12 @@ def _apply_unchanged(report: InventoryReport, digest: str) -> bool:
     """The short path: a bound key reporting exactly what it reported last time, for a CI nobody
     changed since. Nothing in the CMDB is rewritten; only the report's time is recorded."""
     agent = report.agent
-    if not agent.ci_id or agent.is_collector:
+    state_id = _unchanged_state_id(agent, digest, unless_waiting=False)
+    if state_id is None:
         return False
-    state = InventoryState.objects.filter(ci_id=agent.ci_id).select_related("ci").first()
-    if state is None or state.content_digest != digest or state.ci_version != state.ci.version:
-        return False
-    if state.ci.status == "disposed":
-        return False  # let the full path raise the discrepancy
-    state.last_report, state.last_report_at = report, report.received_at
-    state.save(update_fields=["last_report", "last_report_at"])
+    InventoryState.objects.filter(pk=state_id).update(
+        last_report=report, last_report_at=report.received_at
+    )
     _mark_processed(report, ci_id=agent.ci_id, summary=_unchanged_summary(agent.ci_id))
     return True
 

@@ -162,6 +162,10 @@ _COPY_COLUMNS = (
 )
 
 
+#: Below this many entries a multi-row INSERT beats COPY's extra round trips.
+COPY_FROM = 100
+
+
 def record_many(entries: Iterable[HistoryEntry]) -> None:
     """Write many history entries at once (imports, bulk creation).
 
@@ -172,7 +176,7 @@ def record_many(entries: Iterable[HistoryEntry]) -> None:
     entries = list(entries)
     if not entries:
         return
-    if connection.vendor == "postgresql":
+    if connection.vendor == "postgresql" and len(entries) >= COPY_FROM:
         _copy_entries(entries)
     else:
         HistoryEntry.objects.bulk_create(entries, batch_size=1000)

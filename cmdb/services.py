@@ -676,7 +676,9 @@ def software_replace(
         raise ApplicationError(
             "Every software entry needs a name.", extra={"errors": {"indexes": empty}}
         )
-    list(ConfigurationItem.objects.select_for_update().filter(pk=ci.pk).values_list("pk"))
+    list(
+        ConfigurationItem.objects.select_for_update().filter(pk=ci.pk).order_by().values_list("pk")
+    )
     reported = {(software_key(n), software_key(v), ver): (n, v, ver) for n, v, ver in keys}
     installed = {
         (name_key, vendor_key, version): (row_id, name, vendor, version)
