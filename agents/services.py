@@ -305,8 +305,9 @@ def accept_report(*, verified: VerifiedRequest, document: Any) -> InventoryRepor
     if isinstance(document.get("collected_at"), str):
         collected_at = parse_datetime(document["collected_at"])
     now = timezone.now()
-    report = InventoryReport.objects.create(
+    report = InventoryReport(
         agent=agent,
+        received_at=now,
         body=verified.body,
         sha256=hashlib.sha256(verified.body).hexdigest(),
         size=len(verified.body),
@@ -314,16 +315,39 @@ def accept_report(*, verified: VerifiedRequest, document: Any) -> InventoryRepor
         collected_at=collected_at,
         **(_processed_unchanged_fields(agent.ci_id, now) if state_id else {}),
     )
+    _insert_report(report)
     touch_agent(agent, report=True)
     if state_id:
-        InventoryState.objects.filter(pk=state_id).update(
-            last_report=report, last_report_at=report.received_at
-        )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {InventoryState._meta.db_table} "
+                "SET last_report_id = %s, last_report_at = %s WHERE id = %s",
+                [report.pk, report.received_at, state_id],
+            )
         return report
     from .tasks import process_report_task
 
     transaction.on_commit(lambda: _enqueue(process_report_task, report.pk))
     return report
+
+
+_REPORT_FIELDS = [f for f in InventoryReport._meta.concrete_fields if not f.primary_key]
+_INSERT_REPORT_SQL = (
+    f"INSERT INTO {InventoryReport._meta.db_table} "
+    f"({', '.join(f.column for f in _REPORT_FIELDS)}) "
+    f"VALUES ({', '.join(['%s'] * len(_REPORT_FIELDS))}) RETURNING id"
+)
+
+
+def _insert_report(report: InventoryReport) -> None:
+    """INSERT a new report (every field set by the caller) in one plain statement: the ORM's
+    insert costs twice as long to build as PostgreSQL takes to run it, on every report."""
+    values = [f.get_db_prep_save(getattr(report, f.attname), connection) for f in _REPORT_FIELDS]
+    with connection.cursor() as cursor:
+        cursor.execute(_INSERT_REPORT_SQL, values)
+        report.pk = cursor.fetchone()[0]
+    report._state.adding = False
+    report._state.db = connection.alias
 
 
 def _unchanged_state_id(agent: Agent, digest: str, *, unless_waiting: bool = True) -> int | None:
