@@ -554,7 +554,8 @@ def _reconcile(*, report: InventoryReport, normalized: dict, agent: Agent, diges
         out.matched_by = "created"
     out.ci_id = ci.pk
 
-    state, _ = InventoryState.objects.get_or_create(ci=ci)
+    # A new CI has no state yet: no look-up, one INSERT at the end.
+    state = InventoryState(ci=ci) if is_new else InventoryState.objects.get_or_create(ci=ci)[0]
     hashes = dict(state.section_hashes)
     if state.ci_version is not None and state.ci_version != ci.version:
         # Someone changed the CI since the last report: re-apply what the agent owns.
@@ -630,13 +631,14 @@ def _reconcile(*, report: InventoryReport, normalized: dict, agent: Agent, diges
                 out,
             )
         )
-    Discrepancy.objects.filter(
-        ci=ci, kind=DiscrepancyKind.STALE, status=DiscrepancyStatus.OPEN
-    ).update(
-        status=DiscrepancyStatus.RESOLVED,
-        resolved_at=timezone.now(),
-        resolution=f"Reported again (report {report.pk}).",
-    )
+    if not is_new:
+        Discrepancy.objects.filter(
+            ci=ci, kind=DiscrepancyKind.STALE, status=DiscrepancyStatus.OPEN
+        ).update(
+            status=DiscrepancyStatus.RESOLVED,
+            resolved_at=timezone.now(),
+            resolution=f"Reported again (report {report.pk}).",
+        )
 
     state.section_hashes = hashes
     state.content_digest = digest
