@@ -106,7 +106,13 @@ def _fresh_cis(now: dt.datetime) -> set[int]:
 
 
 def latest_report(ci: ConfigurationItem) -> InventoryReport | None:
-    return InventoryReport.objects.filter(ci=ci, status="processed").select_related("agent").first()
+    """The CI's last applied report, without its raw body (the page shows what it changed)."""
+    return (
+        InventoryReport.objects.filter(ci=ci, status="processed")
+        .select_related("agent")
+        .defer("body")
+        .first()
+    )
 
 
 def ci_inventory_panel(ci: ConfigurationItem) -> dict[str, Any]:
