@@ -10,6 +10,11 @@ app = Celery("itsm")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
+# Celery's Django fixup closes every database connection before and after each task unless
+# this is set: a new PostgreSQL connection per processed report. Reuse a connection for up to
+# this many tasks; Django's CONN_MAX_AGE and health checks still retire stale ones.
+app.conf["CELERY_DB_REUSE_MAX"] = int(os.environ.get("CELERY_DB_REUSE_MAX", "200"))
+
 # Periodic tasks, declared in code (celery beat).
 app.conf.beat_schedule = {
     "agents-sweep-inbox": {"task": "agents.sweep_inbox", "schedule": 60.0},
