@@ -12,7 +12,7 @@ from cmdb.history import ChangeContext
 from cmdb.models import ConfigurationItem
 
 from .choices import DiscrepancyKind, DiscrepancyStatus
-from .models import Discrepancy
+from .models import Discrepancy, InventoryReport
 
 #: Incident severity per discrepancy kind, when the policy raises incidents.
 INCIDENT_SEVERITY = {
@@ -32,10 +32,15 @@ def open_or_refresh(
     message: str,
     detail: dict,
     raise_incident: bool = False,
+    report: InventoryReport | None = None,
 ) -> tuple[Discrepancy, bool]:
     """Refresh the open discrepancy of this kind and key, or open one; returns (item, opened)."""
     return open_or_refresh_many(
-        ci=ci, kind=kind, found=[(key, message, detail)], raise_incident=raise_incident
+        ci=ci,
+        kind=kind,
+        found=[(key, message, detail)],
+        raise_incident=raise_incident,
+        report=report,
     )[0]
 
 
@@ -45,9 +50,11 @@ def open_or_refresh_many(
     kind: str,
     found: Sequence[tuple[str, str, dict]],
     raise_incident: bool = False,
+    report: InventoryReport | None = None,
 ) -> list[tuple[Discrepancy, bool]]:
-    """`open_or_refresh` for several keys of one kind at once, (key, message, detail) each:
-    one query for those already open, one UPDATE each of them, one INSERT for the new ones."""
+    """`open_or_refresh` for several keys of one kind at once, (key, message, detail) each,
+    seen in `report`: one query for those already open, one UPDATE for those seen again as
+    they were (one each for those whose message or detail changed), one INSERT for the new."""
     now = timezone.now()
     existing = {
         item.key: item
@@ -55,16 +62,32 @@ def open_or_refresh_many(
             ci=ci, kind=kind, key__in=[key for key, _, _ in found], status=DiscrepancyStatus.OPEN
         )
     }
-    refreshed = []
+    seen_again, changed = [], []
     for key, message, detail in found:
         item = existing.get(key)
-        if item is not None:
-            item.last_seen, item.message, item.detail = now, message, detail
-            refreshed.append(item)
-    if refreshed:
-        Discrepancy.objects.bulk_update(refreshed, ["last_seen", "message", "detail"])
+        if item is None:
+            continue
+        (seen_again if (item.message, item.detail) == (message, detail) else changed).append(
+            (item, message, detail)
+        )
+    seen = {"last_seen": now, **({"report": report} if report is not None else {})}
+    for item, _, _ in seen_again:
+        item.last_seen = now
+    if seen_again:
+        Discrepancy.objects.filter(pk__in=[item.pk for item, _, _ in seen_again]).update(**seen)
+    for item, message, detail in changed:
+        item.message, item.detail = message, detail
+        Discrepancy.objects.filter(pk=item.pk).update(message=message, detail=detail, **seen)
     new = {
-        key: Discrepancy(ci=ci, kind=kind, key=key, message=message, detail=detail, last_seen=now)
+        key: Discrepancy(
+            ci=ci,
+            kind=kind,
+            key=key,
+            message=message,
+            detail=detail,
+            last_seen=now,
+            report=report,
+        )
         for key, message, detail in found
         if key not in existing
     }

@@ -85,9 +85,13 @@ class Outcome:
     discrepancies: list[str] = field(default_factory=list)
     events: int = 0
     raise_incidents: bool = False
+    #: The report being applied: discrepancies it opens or sees again point at it.
+    report: InventoryReport | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return self.__dict__.copy()
+        summary = self.__dict__.copy()
+        del summary["report"]
+        return summary
 
 
 def section_hash(value: Any) -> str:
@@ -413,7 +417,7 @@ def _apply_software(
             (
                 f"{item['name']} {item['version']}".strip()[:255],
                 f"{item['name']} {item['version']} appeared without an approved change or release.",
-                {**item, "report": context.source_ref},
+                item,
             )
             for item in change["added"]
         ]
@@ -422,6 +426,7 @@ def _apply_software(
             kind=DiscrepancyKind.UNAPPROVED_SOFTWARE,
             found=found,
             raise_incident=out.raise_incidents,
+            report=out.report,
         )
         out.discrepancies += [f"{DiscrepancyKind.UNAPPROVED_SOFTWARE}:{key}" for key, _, _ in found]
     return bool(change["added"] or change["removed"])
@@ -466,6 +471,7 @@ def _raise(ci, kind: str, key: str, message: str, detail: dict, out: Outcome) ->
         message=message,
         detail=detail,
         raise_incident=out.raise_incidents,
+        report=out.report,
     )
     return f"{kind}:{key}"
 
@@ -528,7 +534,9 @@ def reconcile(
 
 def _reconcile(*, report: InventoryReport, normalized: dict, agent: Agent, digest: str) -> Outcome:
     context = ChangeContext(actor=None, source=ChangeSource.AGENT, source_ref=f"report:{report.pk}")
-    out = Outcome(raise_incidents=bool(agent.group_id and agent.group.raise_incidents))
+    out = Outcome(
+        raise_incidents=bool(agent.group_id and agent.group.raise_incidents), report=report
+    )
     keys = identity_keys(normalized)
     sections = set(normalized.get("sections") or [])
 

@@ -156,6 +156,7 @@ class DiscrepancySerializer(serializers.ModelSerializer):
             "status",
             "first_seen",
             "last_seen",
+            "report",
             "resolved_at",
             "resolution",
         ]

@@ -506,3 +506,17 @@ def test_a_new_machine_whose_attributes_the_type_refuses_still_becomes_a_ci():
     ci = ConfigurationItem.objects.get()
     assert ci.ci_type == server and "memory_mb" not in ci.attributes
     assert ci.hostname == "web-01.example.org"
+
+
+def test_software_seen_again_refreshes_its_discrepancy_and_points_at_the_report():
+    agent = make_agent()
+    submit(agent, native_report(packages=3))
+    netcat = [{"name": "netcat", "version": "1.2", "vendor": ""}]
+    first = submit(agent, native_report(packages=3, extra_software=netcat))
+    item = Discrepancy.objects.get(kind="unapproved_software")
+    assert (item.key, item.report_id, item.detail["name"]) == ("netcat 1.2", first.pk, "netcat")
+    submit(agent, native_report(packages=3))  # removed again
+    again = submit(agent, native_report(packages=3, extra_software=netcat))
+    refreshed = Discrepancy.objects.get(kind="unapproved_software")
+    assert refreshed.pk == item.pk  # one open discrepancy, not two
+    assert refreshed.report_id == again.pk and refreshed.last_seen > item.last_seen
