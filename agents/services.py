@@ -249,6 +249,11 @@ def rotate_key(*, verified: VerifiedRequest, new_public_key: str, proof: str) ->
 # --- the inbox ----------------------------------------------------------------------------
 
 
+#: A report that failed this many times is left for a person (the sweep stops re-queuing it,
+#: and it no longer holds back the short path of its agent's later reports).
+MAX_ATTEMPTS = 10
+
+
 def consume_nonce(verified: VerifiedRequest) -> None:
     """Remember the nonce; a second use within the window is a replay (401). Call in a transaction.
 
@@ -378,6 +383,7 @@ _NOTHING_WAITING_SQL = f"""
       AND NOT EXISTS (
         SELECT 1 FROM {InventoryReport._meta.db_table} r
         WHERE r.agent_id = %s AND r.status IN ('{ReportStatus.RECEIVED}', '{ReportStatus.FAILED}')
+          AND r.attempts < {MAX_ATTEMPTS}
       )
 """
 
@@ -425,7 +431,7 @@ def sweep_inbox(*, older_than_seconds: int = 120, limit: int = 500) -> int:
         InventoryReport.objects.filter(
             status__in=[ReportStatus.RECEIVED, ReportStatus.FAILED], received_at__lt=cutoff
         )
-        .filter(attempts__lt=10)
+        .filter(attempts__lt=MAX_ATTEMPTS)
         .order_by("received_at")
         .values_list("pk", flat=True)[:limit]
     )

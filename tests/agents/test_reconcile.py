@@ -520,3 +520,21 @@ def test_software_seen_again_refreshes_its_discrepancy_and_points_at_the_report(
     refreshed = Discrepancy.objects.get(kind="unapproved_software")
     assert refreshed.pk == item.pk  # one open discrepancy, not two
     assert refreshed.report_id == again.pk and refreshed.last_seen > item.last_seen
+
+
+def test_a_report_that_failed_for_good_no_longer_holds_back_the_short_path(client, monkeypatch):
+    from agents import tasks
+
+    agent = make_agent()
+    agent.post(client, native_report())
+    queued = []
+    monkeypatch.setattr(tasks.process_report_task, "delay", lambda *a: queued.append(a))
+    stuck = agent.post(client, native_report(packages=4)).json()["report_id"]
+    InventoryReport.objects.filter(pk=stuck).update(status=ReportStatus.FAILED, attempts=3)
+    held_back = agent.post(client, native_report())  # same as the CMDB, but must wait
+    assert held_back.json()["status"] == ReportStatus.RECEIVED
+    InventoryReport.objects.filter(pk=stuck).update(attempts=services.MAX_ATTEMPTS)
+    InventoryReport.objects.filter(pk=held_back.json()["report_id"]).delete()
+    settled = agent.post(client, native_report())
+    assert settled.json()["status"] == ReportStatus.PROCESSED
+    assert [report_id for (report_id,) in queued] == [stuck, held_back.json()["report_id"]]
