@@ -125,9 +125,23 @@ GLPI_ENVELOPE_SCHEMA: dict[str, Any] = {
     "oneOf": [{"required": ["content"]}, {"required": ["inventory"]}],
 }
 
+#: A legacy FusionInventory / OCS XML inventory carried as a string in a JSON envelope (the
+#: endpoint takes JSON only): `itsm-agent send inventory.xml` makes one.
+FUSION_XML_ENVELOPE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["format", "xml"],
+    "properties": {
+        "format": {"const": "fusion-xml"},
+        "collected_at": {"type": "string", "format": "date-time"},
+        "agent": {"type": "object"},
+        "xml": {"type": "string", "minLength": 1},
+    },
+}
+
 _validators = {
     "itsm-inventory/1": fastjsonschema.compile(ITSM_INVENTORY_SCHEMA),
     "glpi-inventory": fastjsonschema.compile(GLPI_ENVELOPE_SCHEMA),
+    "fusion-xml": fastjsonschema.compile(FUSION_XML_ENVELOPE_SCHEMA),
 }
 SUPPORTED_FORMATS = tuple(_validators)
 
@@ -148,6 +162,7 @@ def _volatile_schema(schema: dict[str, Any]) -> dict[str, Any]:
 _volatile_validators = {
     "itsm-inventory/1": fastjsonschema.compile(_volatile_schema(ITSM_INVENTORY_SCHEMA)),
     "glpi-inventory": fastjsonschema.compile(_volatile_schema(GLPI_ENVELOPE_SCHEMA)),
+    "fusion-xml": fastjsonschema.compile(_volatile_schema(FUSION_XML_ENVELOPE_SCHEMA)),
 }
 
 
@@ -165,7 +180,11 @@ def parse_json(body: bytes) -> Any:
         document = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise ReportInvalid(f"The body is not valid JSON: {exc}", reason="invalid_json") from exc
-    if type(document) is dict or type(document) is list:
+    if type(document) is dict and document.get("format") == "fusion-xml":
+        # The XML text is one long string, bounded by the body size; the XML parser has its
+        # own limits (no DTDs, no entities).
+        check_structure({k: v for k, v in document.items() if k != "xml"})
+    elif type(document) is dict or type(document) is list:
         check_structure(document)
     elif type(document) is str and len(document) > MAX_STRING:
         raise ReportInvalid(f"A string is longer than {MAX_STRING} characters")
@@ -212,7 +231,20 @@ def validate_report(document: Any) -> str:
         validator(document)
     except fastjsonschema.JsonSchemaException as exc:
         raise ReportInvalid(f"The report fails the {fmt} schema: {exc.message}") from exc
+    if fmt == "fusion-xml":
+        _check_xml(document["xml"])
     return fmt
+
+
+def _check_xml(xml: str) -> None:
+    """Refuse XML that is not a well-formed, safe <REQUEST> (400 now, not a rejection later)."""
+    from agents.inventory.fusion_xml import parse
+    from agents.inventory.normalized import InventoryFormatError
+
+    try:
+        parse(xml)
+    except InventoryFormatError as exc:
+        raise ReportInvalid(str(exc)) from exc
 
 
 def validate_volatile_parts(document: dict[str, Any], fmt: str) -> None:

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import __version__, api
+from . import __version__, api, forward
 from .collect import collect_report
 from .collect._util import iso_utc
 from .config import AgentConfig, StatePaths, default_state_dir, load_policy, load_status
@@ -29,7 +29,7 @@ from .keys import (
     save_private_key,
 )
 from .rotation import rotate_key
-from .runner import Agent, run_cycle, run_forever
+from .runner import Agent, cycle_lock, flush_spool, run_cycle, run_forever
 from .signing import RequestSigner
 from .spool import Spool
 from .transport import ServerUnavailable, Transport
@@ -106,6 +106,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.1,
         help="spread each wait by ± this fraction (default 0.1)",
     )
+
+    send = commands.add_parser(
+        "send",
+        parents=[common],
+        help="deliver inventory files made by a GLPI or FusionInventory/OCS agent",
+    )
+    send.add_argument("files", nargs="+", metavar="FILE", help="XML or JSON inventory file")
 
     commands.add_parser("rotate-key", parents=[common], help="replace the key pair")
 
@@ -242,6 +249,31 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_send(args: argparse.Namespace) -> int:
+    """Queue each inventory file as a signed report, then deliver the queue."""
+    agent = _agent(args)
+    now = iso_utc(datetime.datetime.now(datetime.UTC))
+    bodies = []
+    for name in args.files:
+        try:
+            data = Path(name).read_bytes()
+            bodies.append(api.encode_json(forward.envelope(data, collected_at=now)))
+        except (OSError, forward.NotAnInventory) as exc:
+            raise CommandError(f"{name}: {exc}") from None
+    with cycle_lock(agent.paths):
+        for body in bodies:
+            agent.spool.put(body)
+        result = flush_spool(agent.spool, agent.transport, agent.signer)
+    logger.info(
+        "sent %d, rejected %d, still queued %d", result.sent, result.rejected, result.remaining
+    )
+    if result.auth_failed:
+        return EXIT_AUTH
+    if result.rejected:
+        return EXIT_ERROR
+    return EXIT_OK if result.remaining == 0 else EXIT_QUEUED
+
+
 def cmd_rotate_key(args: argparse.Namespace) -> int:
     """Replace the key pair, keeping the old key until the server confirms."""
     paths = _paths(args)
@@ -309,6 +341,7 @@ COMMANDS = {
     "enroll": cmd_enroll,
     "collect": cmd_collect,
     "run": cmd_run,
+    "send": cmd_send,
     "rotate-key": cmd_rotate_key,
     "status": cmd_status,
 }

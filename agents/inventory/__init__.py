@@ -1,8 +1,8 @@
 """Inventory mapping: any supported agent report → one normalised dict (pure Python).
 
 * `normalize_report(body)`: a JSON report body, dispatched on ``body["format"]``:
-  ``"itsm-inventory/1"`` (our agent, `native`) or ``"glpi-inventory"`` (GLPI agent JSON,
-  `glpi`);
+  ``"itsm-inventory/1"`` (our agent, `native`), ``"glpi-inventory"`` (GLPI agent JSON,
+  `glpi`) or ``"fusion-xml"`` (an XML inventory as the ``"xml"`` string of the body);
 * `normalize_xml(data)`: FusionInventory / OCS / Rudder XML (`fusion_xml`), parsed with
   defusedxml, DTDs and entities refused.
 
@@ -30,7 +30,12 @@ __all__ = [
     "normalize_xml",
 ]
 
-_MAPPERS = {"itsm-inventory/1": normalize_native, "glpi-inventory": normalize_glpi}
+_MAPPERS = {
+    "itsm-inventory/1": normalize_native,
+    "glpi-inventory": normalize_glpi,
+    # A FusionInventory / OCS XML inventory in a JSON envelope: {"format", "xml"}.
+    "fusion-xml": lambda body: normalize_xml(body.get("xml")),
+}
 
 
 def normalize_report(body: Any) -> dict:

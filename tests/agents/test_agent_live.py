@@ -73,3 +73,27 @@ def test_agent_enrols_reports_and_its_spool_survives_an_outage(
     assert cli.main(["rotate-key", *state]) == 0
     assert cli.main(["run", "--once", *state]) == 0
     assert InventoryReport.objects.count() == 3
+
+
+def test_send_delivers_an_inventory_made_by_a_fusioninventory_agent(
+    live_server, tmp_path, make_user, fast_retries
+):
+    """`itsm-agent send` ships a FusionInventory XML file, signed, to the same CMDB records."""
+    from tests.samples import SAMPLES
+
+    manager = make_user(roles.CMDB_MANAGER)
+    token, _ = create_enrollment_token(context=ChangeContext(actor=manager), auto_approve=True)
+    state = ["--state-dir", str(tmp_path / "agent")]
+    assert cli.main(["enroll", "--server", live_server.url, "--token", token, *state]) == 0
+
+    xml = SAMPLES / "fusion-xml" / "invfmt-tests-data-1.xml"
+    assert cli.main(["send", str(xml), *state]) == 0
+    report = InventoryReport.objects.get()
+    assert (report.format, report.status) == ("fusion-xml", ReportStatus.PROCESSED), report.error
+    assert ConfigurationItem.objects.get().hostname == "lf014"
+
+    garbage = tmp_path / "notes.txt"
+    garbage.write_text("not an inventory")
+    assert cli.main(["send", str(garbage), *state]) == cli.EXIT_ERROR
+    assert list((tmp_path / "agent" / "spool").glob("*.json")) == []
+    assert InventoryReport.objects.count() == 1

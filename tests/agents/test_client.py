@@ -677,3 +677,29 @@ def test_run_once_command_exit_codes(enrolled, monkeypatch, capsys):
     assert status["spool"]["queued"] == 0
     assert status["last"]["last_result"]["sent"] == 2
     assert status["key"]["mode"] == "0o600"
+
+
+# --- send: inventories made by other agents ---------------------------------------------
+
+
+def test_send_wraps_xml_glpi_json_and_compressed_files():
+    import gzip
+
+    from agents.client.forward import NotAnInventory, envelope
+
+    at = "2026-11-22T09:00:00Z"
+    latin1 = '<?xml version="1.0"?><REQUEST><DEVICEID>poste-é</DEVICEID></REQUEST>'
+    wrapped = envelope(latin1.encode("latin-1"), collected_at=at)
+    assert wrapped == {"format": "fusion-xml", "collected_at": at, "xml": latin1}
+
+    glpi = {"deviceid": "pc-1", "content": {"versionclient": "GLPI-Agent_v1.4"}}
+    assert envelope(gzip.compress(json.dumps(glpi).encode()), collected_at=at) == {
+        "format": "glpi-inventory",
+        **glpi,
+    }
+    ours = {"format": "itsm-inventory/1", "collected_at": at, "device": {"hostname": "h"}}
+    assert envelope(json.dumps(ours).encode(), collected_at=at) == ours
+
+    for junk in (b"hello", b"[1, 2]", b'{"deviceid": "x"}'):
+        with pytest.raises(NotAnInventory):
+            envelope(junk, collected_at=at)
