@@ -18,20 +18,20 @@ def _lz4_available(cursor) -> bool:
     return cursor.fetchone() is not None
 
 
-def use_lz4(apps, schema_editor):
+def _set_compression(schema_editor, method: str) -> None:
     if schema_editor.connection.vendor != "postgresql":
         return
     with schema_editor.connection.cursor() as cursor:
         if _lz4_available(cursor):
-            cursor.execute(f"ALTER TABLE {TABLE} ALTER COLUMN body SET COMPRESSION lz4")
+            cursor.execute(f"ALTER TABLE {TABLE} ALTER COLUMN body SET COMPRESSION {method}")
+
+
+def use_lz4(apps, schema_editor):
+    _set_compression(schema_editor, "lz4")
 
 
 def use_default(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    with schema_editor.connection.cursor() as cursor:
-        if _lz4_available(cursor):
-            cursor.execute(f"ALTER TABLE {TABLE} ALTER COLUMN body SET COMPRESSION default")
+    _set_compression(schema_editor, "default")
 
 
 class Migration(migrations.Migration):
