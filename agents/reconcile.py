@@ -20,7 +20,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import Q
+from django.db.models import CharField, Q, Value
 from django.db.models.functions import Upper
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -126,9 +126,15 @@ def _lock_identities(keys: dict[str, Any]) -> None:
         | ({f"device:{keys['device_id']}"} if keys["device_id"] else set())
         | ({f"host:{keys['hostname']}"} if keys["hostname"] else set())
     )
+    if not tokens:
+        return
     with connection.cursor() as cursor:
-        for token in tokens:
-            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [token])
+        # One statement; unnest yields the sorted tokens in order, so every report takes its
+        # locks in the same order (no deadlock between two reports sharing some keys).
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(t, 0)) FROM unnest(%s::text[]) AS t",
+            [tokens],
+        )
 
 
 def _rule_query(rule: str, keys: dict[str, Any]) -> Q | None:
@@ -146,15 +152,22 @@ def _rule_query(rule: str, keys: dict[str, Any]) -> Q | None:
 def find_ci(keys: dict[str, Any]) -> tuple[ConfigurationItem | None, str]:
     """The CI the identity keys designate, by the first rule that designates exactly one."""
     rules = getattr(settings, "AGENT_MATCH_RULES", DEFAULT_MATCH_RULES)
+    queries = [(rule, query) for rule in rules if (query := _rule_query(rule, keys)) is not None]
+    if not queries:
+        return None, ""
+    # Every rule in one round trip, ids only (narrow, no sort): a new machine matches nothing.
     base = ConfigurationItem.objects.annotate(serial_upper=Upper("serial_number")).order_by()
-    for rule in rules:
-        query = _rule_query(rule, keys)
-        if query is None:
-            continue
-        # Ids only (narrow, no sort): most reports of a new machine match nothing.
-        found = list(base.filter(query).values_list("pk", flat=True).distinct()[:2])
-        if len(found) == 1:
-            return ConfigurationItem.objects.select_related("ci_type").get(pk=found[0]), rule
+    parts = [
+        base.filter(query).values_list(Value(rule, output_field=CharField()), "pk")
+        for rule, query in queries
+    ]
+    found: dict[str, set[int]] = {rule: set() for rule, _ in queries}
+    for rule, pk in parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]:
+        found[rule].add(pk)
+    for rule, _ in queries:
+        if len(found[rule]) == 1:
+            (pk,) = found[rule]
+            return ConfigurationItem.objects.select_related("ci_type").get(pk=pk), rule
     return None, ""
 
 
