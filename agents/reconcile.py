@@ -532,9 +532,6 @@ def _hardware_changes(
 # --- the whole report ---------------------------------------------------------------------
 
 
-#: Keys that change with every report without saying anything about the machine.
-
-
 def reconcile(
     *, report: InventoryReport, normalized: dict, agent: Agent, digest: str = ""
 ) -> Outcome:
