@@ -10,7 +10,7 @@ class ItsmConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
-        from . import roles
+        from . import production, roles  # noqa: F401 - production registers its deploy check
 
         post_migrate.connect(roles.sync_roles_after_migrate, sender=self)
         self._connect_permission_invalidation()

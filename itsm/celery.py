@@ -2,11 +2,29 @@
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "itsm.settings")
 
 app = Celery("itsm")
+
+
+@signals.worker_init.connect
+@signals.beat_init.connect
+def _refuse_development_settings(**kwargs) -> None:
+    """A worker or beat processes real data: not with the development key (DEBUG off).
+
+    Celery logs and ignores exceptions from signal handlers: exit instead."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from itsm.production import require_production_settings
+
+    try:
+        require_production_settings()
+    except ImproperlyConfigured as exc:
+        raise SystemExit(f"itsm: {exc}") from None
+
+
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 

@@ -102,15 +102,42 @@ def test_check_deploy_is_clean_with_production_settings(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def _run(args: list[str], **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        args, cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True, timeout=120
+    )
+
+
 def test_production_settings_refuse_to_start_without_secret_key():
-    env = {**os.environ, "DEBUG": "0", "SECRET_KEY": "", "ALLOWED_HOSTS": "x"}
+    production = {"DEBUG": "0", "SECRET_KEY": "", "ALLOWED_HOSTS": "x"}
+    result = _run([sys.executable, "manage.py", "check", "--deploy"], **production)
+    assert result.returncode != 0
+    assert "SECRET_KEY is required" in result.stderr
+    worker = _run(
+        [str(Path(sys.executable).with_name("celery")), "-A", "itsm", "worker", "--pool", "solo"],
+        CELERY_BROKER_URL="memory://",
+        **production,
+    )
+    assert worker.returncode != 0
+    assert "SECRET_KEY is required" in worker.stderr
+    for entry_point in ("itsm.wsgi", "itsm.asgi"):
+        served = _run([sys.executable, "-c", f"import {entry_point}"], **production)
+        assert served.returncode != 0, entry_point
+        assert "SECRET_KEY is required" in served.stderr
+
+
+def test_build_commands_run_on_a_fresh_clone_with_nothing_set():
+    """makemigrations --check needs no SECRET_KEY, DEBUG or ALLOWED_HOSTS."""
+    bare = {
+        k: v for k, v in os.environ.items() if k not in ("DEBUG", "SECRET_KEY", "ALLOWED_HOSTS")
+    }
     result = subprocess.run(
-        [sys.executable, "manage.py", "check"],
+        [sys.executable, "manage.py", "makemigrations", "--check", "--dry-run"],
         cwd=ROOT,
-        env=env,
+        env=bare,
         capture_output=True,
         text=True,
         timeout=120,
     )
-    assert result.returncode != 0
-    assert "SECRET_KEY is required" in result.stderr
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No changes detected" in result.stdout
