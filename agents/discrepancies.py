@@ -71,13 +71,13 @@ def open_or_refresh_many(
             (item, message, detail)
         )
     seen = {"last_seen": now, **({"report": report} if report is not None else {})}
-    for item, _, _ in seen_again:
-        item.last_seen = now
     if seen_again:
         Discrepancy.objects.filter(pk__in=[item.pk for item, _, _ in seen_again]).update(**seen)
     for item, message, detail in changed:
-        item.message, item.detail = message, detail
         Discrepancy.objects.filter(pk=item.pk).update(message=message, detail=detail, **seen)
+        item.message, item.detail = message, detail
+    for item, _, _ in seen_again + changed:
+        item.last_seen = now
     new = {
         key: Discrepancy(
             ci=ci,

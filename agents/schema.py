@@ -138,12 +138,13 @@ FUSION_XML_ENVELOPE_SCHEMA: dict[str, Any] = {
     },
 }
 
-_validators = {
-    "itsm-inventory/1": fastjsonschema.compile(ITSM_INVENTORY_SCHEMA),
-    "glpi-inventory": fastjsonschema.compile(GLPI_ENVELOPE_SCHEMA),
-    "fusion-xml": fastjsonschema.compile(FUSION_XML_ENVELOPE_SCHEMA),
+_SCHEMAS = {
+    "itsm-inventory/1": ITSM_INVENTORY_SCHEMA,
+    "glpi-inventory": GLPI_ENVELOPE_SCHEMA,
+    "fusion-xml": FUSION_XML_ENVELOPE_SCHEMA,
 }
-SUPPORTED_FORMATS = tuple(_validators)
+_validators = {fmt: fastjsonschema.compile(schema) for fmt, schema in _SCHEMAS.items()}
+SUPPORTED_FORMATS = tuple(_SCHEMAS)
 
 #: Top-level keys that change with every report (the time, the agent's own details): left out
 #: of the content digest, so checked on their own when the rest is known to be valid.
@@ -160,9 +161,7 @@ def _volatile_schema(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 _volatile_validators = {
-    "itsm-inventory/1": fastjsonschema.compile(_volatile_schema(ITSM_INVENTORY_SCHEMA)),
-    "glpi-inventory": fastjsonschema.compile(_volatile_schema(GLPI_ENVELOPE_SCHEMA)),
-    "fusion-xml": fastjsonschema.compile(_volatile_schema(FUSION_XML_ENVELOPE_SCHEMA)),
+    fmt: fastjsonschema.compile(_volatile_schema(schema)) for fmt, schema in _SCHEMAS.items()
 }
 
 

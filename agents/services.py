@@ -323,12 +323,7 @@ def accept_report(*, verified: VerifiedRequest, document: Any) -> InventoryRepor
     _insert_report(report)
     touch_agent(agent, report=True)
     if state_id:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {InventoryState._meta.db_table} "
-                "SET last_report_id = %s, last_report_at = %s WHERE id = %s",
-                [report.pk, report.received_at, state_id],
-            )
+        _move_last_report(state_id, report)
         return report
     from .tasks import process_report_task
 
@@ -386,6 +381,16 @@ _NOTHING_WAITING_SQL = f"""
           AND r.attempts < {MAX_ATTEMPTS}
       )
 """
+
+
+def _move_last_report(state_id: int, report: InventoryReport) -> None:
+    """Record `report` as the CI's latest, all an unchanged report changes (raw: hot path)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {InventoryState._meta.db_table} "
+            "SET last_report_id = %s, last_report_at = %s WHERE id = %s",
+            [report.pk, report.received_at, state_id],
+        )
 
 
 def _unchanged_summary(ci_id: int) -> dict[str, Any]:
@@ -558,9 +563,7 @@ def _apply_unchanged(report: InventoryReport, digest: str) -> bool:
     state_id = _unchanged_state_id(agent, digest, unless_waiting=False)
     if state_id is None:
         return False
-    InventoryState.objects.filter(pk=state_id).update(
-        last_report=report, last_report_at=report.received_at
-    )
+    _move_last_report(state_id, report)
     _mark_processed(report, ci_id=agent.ci_id, summary=_unchanged_summary(agent.ci_id))
     return True
 
