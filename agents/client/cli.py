@@ -29,7 +29,7 @@ from .keys import (
     save_private_key,
 )
 from .rotation import rotate_key
-from .runner import Agent, cycle_lock, flush_spool, run_cycle, run_forever
+from .runner import Agent, FlushResult, deliver, run_cycle, run_forever
 from .signing import RequestSigner
 from .spool import Spool
 from .transport import ServerUnavailable, Transport
@@ -233,13 +233,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     """One cycle (--once) or a loop until SIGTERM/SIGINT."""
     agent = _agent(args)
     if args.once:
-        result = run_cycle(agent)
-        logger.info(
-            "sent %d, rejected %d, still queued %d", result.sent, result.rejected, result.remaining
-        )
-        if result.auth_failed:
-            return EXIT_AUTH
-        return EXIT_OK if result.remaining == 0 else EXIT_QUEUED
+        return _delivery_exit_code(run_cycle(agent))
     if args.interval is not None and args.interval <= 0:
         raise CommandError("--interval must be positive")
     stop = threading.Event()
@@ -260,17 +254,18 @@ def cmd_send(args: argparse.Namespace) -> int:
             bodies.append(api.encode_json(forward.envelope(data, collected_at=now)))
         except (OSError, forward.NotAnInventory) as exc:
             raise CommandError(f"{name}: {exc}") from None
-    with cycle_lock(agent.paths):
-        for body in bodies:
-            agent.spool.put(body)
-        result = flush_spool(agent.spool, agent.transport, agent.signer)
+    result = deliver(agent, bodies)
+    code = _delivery_exit_code(result)
+    return EXIT_ERROR if code == EXIT_OK and result.rejected else code
+
+
+def _delivery_exit_code(result: FlushResult) -> int:
+    """Log what a delivery achieved; 4 if the server refused our signature, 3 if reports wait."""
     logger.info(
         "sent %d, rejected %d, still queued %d", result.sent, result.rejected, result.remaining
     )
     if result.auth_failed:
         return EXIT_AUTH
-    if result.rejected:
-        return EXIT_ERROR
     return EXIT_OK if result.remaining == 0 else EXIT_QUEUED
 
 

@@ -145,16 +145,26 @@ def run_cycle(agent: Agent, *, collector: Collector = collect_report) -> FlushRe
     with cycle_lock(agent.paths):
         policy = refresh_policy(agent)
         report = collector(policy)
-        agent.spool.put(api.encode_json(report))
-        result = flush_spool(agent.spool, agent.transport, agent.signer)
-        if result.auth_failed and recover_pending_rotation(
-            agent.paths, agent.config, agent.transport
-        ):
-            agent.signer = RequestSigner(
-                agent.config.key_id, load_private_key(agent.paths.private_key)
-            )
-            result = flush_spool(agent.spool, agent.transport, agent.signer)
+        result = _queue_and_flush(agent, [api.encode_json(report)])
         _record(agent, result, policy)
+    return result
+
+
+def deliver(agent: Agent, bodies: list[bytes]) -> FlushResult:
+    """Queue ready-made report bodies (``itsm-agent send``) and deliver the queue."""
+    with cycle_lock(agent.paths):
+        return _queue_and_flush(agent, bodies)
+
+
+def _queue_and_flush(agent: Agent, bodies: list[bytes]) -> FlushResult:
+    """Spool `bodies`, then deliver the spool; a key rotation whose answer was lost is
+    recovered and the delivery retried once with the new key. Call under `cycle_lock`."""
+    for body in bodies:
+        agent.spool.put(body)
+    result = flush_spool(agent.spool, agent.transport, agent.signer)
+    if result.auth_failed and recover_pending_rotation(agent.paths, agent.config, agent.transport):
+        agent.signer = RequestSigner(agent.config.key_id, load_private_key(agent.paths.private_key))
+        result = flush_spool(agent.spool, agent.transport, agent.signer)
     return result
 
 
