@@ -273,7 +273,11 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "ITSM service desk and CMDB API",
-    "DESCRIPTION": "Configuration, incident, problem, change and release management. See docs/ and api.md.",
+    "DESCRIPTION": (
+        "Configuration management (CIs, relationships, impact, history, CSV import/export) and "
+        "signed agent inventory. Service desk, change and release endpoints arrive with their "
+        "features."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
