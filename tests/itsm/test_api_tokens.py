@@ -183,3 +183,19 @@ def test_a_clear_text_drf_token_keeps_working_after_the_migration(reader):
     migrated = ApiToken.objects.get(user=reader)
     assert migrated.key_hash == tokens.hash_key(old.key) and migrated.prefix == old.key[:8]
     assert token_client(old.key).get(CIS).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"is_active": False}, {"password": "md5$changed$0123456789abcdef0123456789abcdef"}],
+    ids=["deactivated", "password-changed"],
+)
+def test_a_session_ends_when_the_user_changes_in_the_database(reader, settings, change):
+    """Item 9, browser side: no signal is sent, the next page asks for a login."""
+    settings.SHARED_CACHE = True
+    browser = Client()
+    browser.force_login(reader)
+    assert browser.get("/").status_code == 200
+    get_user_model().objects.filter(pk=reader.pk).update(**change)
+    response = browser.get("/")
+    assert response.status_code == 302 and "/login/" in response["Location"]
