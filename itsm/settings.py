@@ -174,7 +174,8 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 # [auth] Sessions live in the database only: they survive a Redis outage, and a logout made
-# while Redis is down cannot be undone by a stale cached copy when it comes back.
+# while Redis is down cannot be undone by a stale cached copy when it comes back. Expired ones
+# are deleted daily (itsm.clear_expired_sessions).
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -274,7 +275,10 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     # [auth] "enroll" counts failed enrolments only, per client address.
-    "DEFAULT_THROTTLE_RATES": {"enroll": "20/hour", "login": "10/minute"},
+    "DEFAULT_THROTTLE_RATES": {
+        "enroll": os.environ.get("ENROLL_FAILURE_RATE", "20/hour"),
+        "login": "10/minute",
+    },
     "ORDERING_PARAM": "ordering",
     "SEARCH_PARAM": "q",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",

@@ -137,3 +137,25 @@ def test_generations_restart_when_redis_comes_back(settings):
     assert not cache.degraded
     assert caching.generation("cmdb") != before
     redis_cache._health.clear()
+
+
+def test_expired_sessions_are_cleared_daily(make_user):
+    import datetime as dt
+
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+
+    from itsm.celery import app
+    from itsm.tasks import clear_expired_sessions
+
+    browser = Client()
+    browser.force_login(make_user("Read Only"))
+    Session.objects.create(
+        session_key="x" * 32, session_data="", expire_date=timezone.now() - dt.timedelta(days=1)
+    )
+    clear_expired_sessions.delay()
+    assert list(Session.objects.values_list("session_key", flat=True)) == [
+        browser.session.session_key
+    ]
+    schedule = app.conf.beat_schedule["itsm-clear-expired-sessions"]
+    assert schedule["task"] == "itsm.clear_expired_sessions"
