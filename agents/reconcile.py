@@ -27,21 +27,26 @@ from django.utils.dateparse import parse_datetime
 
 from cmdb import services as cmdb_services
 from cmdb.choices import ChangeSource, CIStatus
-from cmdb.history import ChangeContext, collected_history, record_change
-from cmdb.models import (
-    CIType,
-    ConfigurationItem,
-    FieldOwner,
-    HistoryEntry,
-    NetworkInterface,
-    StorageVolume,
-)
+from cmdb.history import ChangeContext, collected_history
+from cmdb.inventory_services import ci_set_network_interfaces, ci_set_storage_volumes
+from cmdb.models import CIType, ConfigurationItem, FieldOwner
 from itsm.exceptions import ApplicationError
 
-from .choices import DiscrepancyKind, DiscrepancyStatus, EventSeverity
-from .discrepancies import open_or_refresh, open_or_refresh_many
-from .inventory.identity import identity_keys
-from .models import Agent, CIEvent, Discrepancy, InventoryReport, InventoryState
+from .choices import (
+    COLLECTED_CI_TYPE_SLUGS,
+    COLLECTED_ITEM_TYPES,
+    DiscrepancyKind,
+    DiscrepancyStatus,
+    EventSeverity,
+)
+from .discrepancies import close_open, open_or_refresh, open_or_refresh_many
+from .inventory.identity import (
+    identity_keys,
+    normalize_manufacturer,
+    normalize_serial,
+    uuid_variants,
+)
+from .models import Agent, CIEvent, InventoryReport, InventoryState
 
 DEFAULT_MATCH_RULES = ("uuid", "serial_number", "device_id", "hostname_mac")
 VIRTUAL_HINTS = (
@@ -70,7 +75,43 @@ ATTRIBUTE_LIMIT = 200
 
 
 class IdentityMismatch(ApplicationError):
-    """A bound key reported a machine that the CMDB knows as another CI."""
+    """A key may not report this device at all (a plain key reporting a network device)."""
+
+
+@dataclass
+class Hold:
+    """Why a report must wait for a CMDB Manager: the CI it describes and how it matched."""
+
+    ci: ConfigurationItem
+    reason: str
+    matched_by: str
+    weak: bool = False
+    collected: bool = False
+    candidates: list[int] = field(default_factory=list)
+
+    def message(self, agent: Agent) -> str:
+        return f"Report of key {agent.key_id} held: {self.reason}"
+
+    def detail(self, agent: Agent, report: InventoryReport) -> dict[str, Any]:
+        return {
+            "agent": agent.key_id,
+            "agent_id": agent.pk,
+            "report": report.pk,
+            "reason": self.reason,
+            "matched_by": self.matched_by,
+            "weak": self.weak,
+            "collected": self.collected,
+            "bound_ci": agent.ci_id,
+            "candidates": self.candidates,
+        }
+
+
+class ReportHeld(Exception):
+    """The report changes nothing until a CMDB Manager approves or refuses the binding."""
+
+    def __init__(self, hold: Hold):
+        super().__init__(hold.reason)
+        self.hold = hold
 
 
 @dataclass
@@ -149,12 +190,12 @@ def _rule_query(rule: str, keys: dict[str, Any]) -> Q | None:
     return None
 
 
-def find_ci(keys: dict[str, Any]) -> tuple[ConfigurationItem | None, str]:
-    """The CI the identity keys designate, by the first rule that designates exactly one."""
+def _candidates(keys: dict[str, Any]) -> tuple[list[str], dict[str, set[int]]]:
+    """The rules that apply to these keys, in order, and the CI ids each designates."""
     rules = getattr(settings, "AGENT_MATCH_RULES", DEFAULT_MATCH_RULES)
     queries = [(rule, query) for rule in rules if (query := _rule_query(rule, keys)) is not None]
     if not queries:
-        return None, ""
+        return [], {}
     # Every rule in one round trip, ids only (narrow, no sort): a new machine matches nothing.
     base = ConfigurationItem.objects.annotate(serial_upper=Upper("serial_number")).order_by()
     parts = [
@@ -164,7 +205,13 @@ def find_ci(keys: dict[str, Any]) -> tuple[ConfigurationItem | None, str]:
     found: dict[str, set[int]] = {rule: set() for rule, _ in queries}
     for rule, pk in parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]:
         found[rule].add(pk)
-    for rule, _ in queries:
+    return [rule for rule, _ in queries], found
+
+
+def find_ci(keys: dict[str, Any]) -> tuple[ConfigurationItem | None, str]:
+    """The CI the identity keys designate, by the first rule that designates exactly one."""
+    rules, found = _candidates(keys)
+    for rule in rules:
         if len(found[rule]) == 1:
             (pk,) = found[rule]
             return ConfigurationItem.objects.select_related("ci_type").get(pk=pk), rule
@@ -189,6 +236,146 @@ def _other_ci_with_identity(keys: dict[str, Any], ci_id: int) -> int | None:
         .values_list("pk", flat=True)[:1]
     )
     return found[0] if found else None
+
+
+def _designating_other(keys: dict[str, Any], ci_id: int) -> tuple[int, str] | None:
+    """Another CI that these keys designate strongly (a UUID, or a serial number with the same
+    manufacturer), with the rule; one query, no ordering."""
+    query = Q()
+    if keys["uuids"]:
+        query |= Q(uuid__in=keys["uuids"])
+    if keys["serial"] and keys["manufacturer"]:
+        query |= Q(
+            serial_upper=keys["serial"].upper(),
+            attributes__manufacturer__iexact=keys["manufacturer"],
+        )
+    if not query:
+        return None
+    found = list(
+        ConfigurationItem.objects.annotate(serial_upper=Upper("serial_number"))
+        .filter(query)
+        .exclude(pk=ci_id)
+        .order_by()
+        .values_list("pk", "uuid")[:1]
+    )
+    if not found:
+        return None
+    pk, uuid = found[0]
+    return pk, "uuid" if uuid and uuid.lower() in keys["uuids"] else "serial_number"
+
+
+def _contradicts(ci: ConfigurationItem, keys: dict[str, Any]) -> bool:
+    """Every identifier both the CI and the report carry differs (and there is at least one):
+    the report describes another machine. One differing while another agrees is a hardware
+    change (a new disk controller, a replaced board), not another machine."""
+    compared = differing = 0
+    ci_uuids = uuid_variants(ci.uuid)
+    if ci_uuids and keys["uuids"]:
+        compared += 1
+        differing += not (ci_uuids & keys["uuids"])
+    if normalize_serial(ci.serial_number) and keys["serial"]:
+        compared += 1
+        differing += ci.serial_number.upper() != keys["serial"].upper()
+    return compared > 0 and differing == compared
+
+
+def _is_weak(ci: ConfigurationItem, rule: str, keys: dict[str, Any]) -> bool:
+    """A serial number matched without the same manufacturer on both sides is a weak match."""
+    if rule != "serial_number":
+        return False
+    manufacturer = normalize_manufacturer((ci.attributes or {}).get("manufacturer"))
+    return not (manufacturer and manufacturer == keys["manufacturer"])
+
+
+def _has_bound_key(ci: ConfigurationItem, agent: Agent) -> bool:
+    return Agent.objects.filter(ci=ci).exclude(pk=agent.pk).exclude(status="revoked").exists()
+
+
+def decide(
+    agent: Agent, keys: dict[str, Any], normalized: dict
+) -> tuple[ConfigurationItem | None, str]:
+    """The CI this report may update (None: create one), or raise ReportHeld.
+
+    * A bound key updates its CI, unless its report designates another CI (UUID, or serial
+      with manufacturer) or contradicts every identifier of its CI: held.
+    * An unbound key whose report matches no CI creates one (and is then bound to it); one
+      matching any CI, strongly or weakly (a serial number without its manufacturer), or several
+      CIs at once, is held: binding a key to an existing CI is a CMDB Manager's decision.
+    * A collector reporting a device without an agent of its own (a network device, a printer)
+      updates the CI it strongly matches if that CI is of such a class and no other live key is
+      bound to it, else creates one; it is bound to none. Anything else it reports is held.
+      What a collector reports about a computer is treated as its own machine's report.
+    * A host name alone matches nothing (several machines share `agent1`): a new CI.
+    """
+    collected = normalized.get("item_type") in COLLECTED_ITEM_TYPES
+    if collected and not agent.is_collector:
+        raise IdentityMismatch(
+            f"Key {agent.key_id} is not a collector's: it may not report a "
+            f"{normalized.get('item_type')}."
+        )
+    if agent.ci_id and not collected:
+        bound = ConfigurationItem.objects.select_related("ci_type").get(pk=agent.ci_id)
+        if not (uuid_variants(bound.uuid) & keys["uuids"]):
+            other = _designating_other(keys, bound.pk)
+            if other is not None:
+                raise ReportHeld(
+                    Hold(
+                        ci=ConfigurationItem.objects.get(pk=other[0]),
+                        reason=f"the key is bound to CI {bound.pk} but reported the "
+                        f"{other[1].replace('_', ' ')} of CI {other[0]}.",
+                        matched_by=other[1],
+                    )
+                )
+        if _contradicts(bound, keys):
+            raise ReportHeld(
+                Hold(
+                    ci=bound,
+                    reason=f"the key is bound to CI {bound.pk} but reported a machine whose "
+                    "identifiers all differ from it.",
+                    matched_by="bound key",
+                )
+            )
+        return bound, "bound key"
+
+    _lock_identities(keys)
+    rules, found = _candidates(keys)
+    designated = next((rule for rule in rules if len(found[rule]) == 1), None)
+    if designated is None:
+        candidates = sorted(set().union(*found.values())) if found else []
+        if not candidates:
+            return None, ""
+        raise ReportHeld(
+            Hold(
+                ci=ConfigurationItem.objects.get(pk=candidates[0]),
+                reason=f"the report matches several CIs ({', '.join(map(str, candidates))}).",
+                matched_by="ambiguous",
+                collected=collected,
+                candidates=candidates,
+            )
+        )
+    (pk,) = found[designated]
+    ci = ConfigurationItem.objects.select_related("ci_type").get(pk=pk)
+    weak = _is_weak(ci, designated, keys)
+    if collected and not weak and ci.ci_type.slug in COLLECTED_CI_TYPE_SLUGS:
+        if not _has_bound_key(ci, agent):
+            return ci, designated
+        reason = f"CI {ci.pk} is bound to another key; a collector does not overwrite it."
+    elif collected:
+        reason = (
+            f"the report matches CI {ci.pk} only by its serial number (no same manufacturer)."
+            if weak
+            else f"the report matches CI {ci.pk}, a {ci.ci_type.slug}, not a collected device."
+        )
+    elif weak:
+        reason = (
+            f"an unbound key reported the serial number of CI {ci.pk} without the same "
+            "manufacturer (a weak match)."
+        )
+    else:
+        reason = f"an unbound key reported a machine the CMDB knows as CI {ci.pk}."
+    raise ReportHeld(
+        Hold(ci=ci, reason=reason, matched_by=designated, weak=weak, collected=collected)
+    )
 
 
 def choose_ci_type(report: dict, agent: Agent) -> CIType:
@@ -309,114 +496,28 @@ def _apply_fields(
 
 
 def _apply_network(ci: ConfigurationItem, interfaces: list[dict], context) -> bool:
-    current = {(i.name, i.mac): i for i in NetworkInterface.objects.filter(ci=ci)}
-    wanted = {(i["name"][:100], i.get("mac") or ""): i for i in interfaces}
-    removed = [current[k] for k in current.keys() - wanted.keys()]
-    added = [
-        NetworkInterface(
-            ci=ci,
-            name=name,
-            mac=mac,
-            ipv4=wanted[(name, mac)].get("ipv4", []),
-            ipv6=wanted[(name, mac)].get("ipv6", []),
-        )
-        for name, mac in wanted.keys() - current.keys()
-    ]
-    changed = []
-    for key in current.keys() & wanted.keys():
-        row, new = current[key], wanted[key]
-        if row.ipv4 != new.get("ipv4", []) or row.ipv6 != new.get("ipv6", []):
-            row.ipv4, row.ipv6 = new.get("ipv4", []), new.get("ipv6", [])
-            changed.append(row)
-    if not (removed or added or changed):
-        return False
-    NetworkInterface.objects.filter(pk__in=[r.pk for r in removed]).delete()
-    NetworkInterface.objects.bulk_create(added)
-    NetworkInterface.objects.bulk_update(changed, ["ipv4", "ipv6"])
-    describe = lambda i: {"name": i.name, "mac": i.mac, "ipv4": i.ipv4}  # noqa: E731
-    record_change(
-        ci=ci,
-        kind=HistoryEntry.Kind.UPDATED,
-        changes={
-            "network": {
-                "added": [describe(i) for i in added],
-                "removed": [describe(i) for i in removed],
-                "changed": [describe(i) for i in changed],
-            }
-        },
-        context=context,
-    )
-    return True
+    change = ci_set_network_interfaces(context=context, ci=ci, interfaces=interfaces)
+    return bool(change["added"] or change["removed"] or change["changed"])
 
 
 def _apply_storage(ci: ConfigurationItem, volumes: list[dict], context, out, is_new: bool) -> bool:
-    current = {v.mount: v for v in StorageVolume.objects.filter(ci=ci)}
-    wanted = {v["mount"][:255]: v for v in volumes}
-    removed = [current[m] for m in current.keys() - wanted.keys()]
-    added = [
-        StorageVolume(
-            ci=ci,
-            mount=m,
-            device=(v.get("device") or "")[:255],
-            filesystem=(v.get("filesystem") or "")[:50],
-            size_mb=v.get("size_mb"),
-            used_mb=v.get("used_mb"),
-        )
-        for m, v in wanted.items()
-        if m not in current
-    ]
-    resized, changed = [], []
-    for mount in current.keys() & wanted.keys():
-        row, new = current[mount], wanted[mount]
-        if row.size_mb != new.get("size_mb") and row.size_mb and new.get("size_mb"):
-            resized.append({"mount": mount, "old_mb": row.size_mb, "new_mb": new.get("size_mb")})
-        if (row.size_mb, row.used_mb, row.device, row.filesystem) != (
-            new.get("size_mb"),
-            new.get("used_mb"),
-            (new.get("device") or "")[:255],
-            (new.get("filesystem") or "")[:50],
-        ):
-            row.size_mb, row.used_mb = new.get("size_mb"), new.get("used_mb")
-            row.device, row.filesystem = (
-                (new.get("device") or "")[:255],
-                (new.get("filesystem") or "")[:50],
+    change = ci_set_storage_volumes(context=context, ci=ci, volumes=volumes)
+    if not is_new and (change["added"] or change["removed"] or change["resized"]):
+        out.discrepancies.append(
+            _raise(
+                ci,
+                DiscrepancyKind.HARDWARE_CHANGED,
+                "storage",
+                "The disks of this machine changed.",
+                {
+                    "added": change["added"],
+                    "removed": change["removed"],
+                    "resized": change["resized"],
+                },
+                out,
             )
-            changed.append(row)
-    if not (removed or added or changed):
-        return False
-    StorageVolume.objects.filter(pk__in=[r.pk for r in removed]).delete()
-    StorageVolume.objects.bulk_create(added)
-    StorageVolume.objects.bulk_update(changed, ["size_mb", "used_mb", "device", "filesystem"])
-    if added or removed or resized:
-        # Utilisation moves with every report; history records what changed in the hardware.
-        record_change(
-            ci=ci,
-            kind=HistoryEntry.Kind.UPDATED,
-            changes={
-                "storage": {
-                    "added": sorted(v.mount for v in added),
-                    "removed": sorted(v.mount for v in removed),
-                    "resized": resized,
-                }
-            },
-            context=context,
         )
-        if not is_new:
-            out.discrepancies.append(
-                _raise(
-                    ci,
-                    DiscrepancyKind.HARDWARE_CHANGED,
-                    "storage",
-                    "The disks of this machine changed.",
-                    {
-                        "added": [v.mount for v in added],
-                        "removed": [v.mount for v in removed],
-                        "resized": resized,
-                    },
-                    out,
-                )
-            )
-    return True
+    return change["changed"]
 
 
 def _apply_software(
@@ -533,16 +634,37 @@ def _hardware_changes(
 
 
 def reconcile(
-    *, report: InventoryReport, normalized: dict, agent: Agent, digest: str = ""
+    *,
+    report: InventoryReport,
+    normalized: dict,
+    agent: Agent,
+    digest: str = "",
+    approved_ci: ConfigurationItem | None = None,
 ) -> Outcome:
     """Apply one normalised report to the CMDB. Call inside a transaction; safe to repeat.
 
-    The history entries of the report (fields, storage, software…) are written together."""
+    Raises ReportHeld (nothing written) when the key may not update the CI the report
+    describes (see `decide`); `approved_ci` is the CI a CMDB Manager approved for a held
+    report, applied without that check. The history entries of the report (fields, storage,
+    software…) are written together."""
     with collected_history():
-        return _reconcile(report=report, normalized=normalized, agent=agent, digest=digest)
+        return _reconcile(
+            report=report,
+            normalized=normalized,
+            agent=agent,
+            digest=digest,
+            approved_ci=approved_ci,
+        )
 
 
-def _reconcile(*, report: InventoryReport, normalized: dict, agent: Agent, digest: str) -> Outcome:
+def _reconcile(
+    *,
+    report: InventoryReport,
+    normalized: dict,
+    agent: Agent,
+    digest: str,
+    approved_ci: ConfigurationItem | None,
+) -> Outcome:
     context = ChangeContext(actor=None, source=ChangeSource.AGENT, source_ref=f"report:{report.pk}")
     out = Outcome(
         raise_incidents=bool(agent.group_id and agent.group.raise_incidents), report=report
@@ -550,20 +672,10 @@ def _reconcile(*, report: InventoryReport, normalized: dict, agent: Agent, diges
     keys = identity_keys(normalized)
     sections = set(normalized.get("sections") or [])
 
-    bound_id = agent.ci_id if (agent.ci_id and not agent.is_collector) else None
-    if bound_id is not None:
-        other = _other_ci_with_identity(keys, bound_id)
-        if other is not None:
-            raise IdentityMismatch(
-                f"Key {agent.key_id} is bound to CI {bound_id} but reported the identity of CI {other}."
-            )
-        ci, out.matched_by = (
-            ConfigurationItem.objects.select_related("ci_type").get(pk=bound_id),
-            "bound key",
-        )
+    if approved_ci is not None:
+        ci, out.matched_by = approved_ci, "approved binding"
     else:
-        _lock_identities(keys)
-        ci, out.matched_by = find_ci(keys)
+        ci, out.matched_by = decide(agent, keys, normalized)
 
     is_new = ci is None
     if is_new:
@@ -650,11 +762,10 @@ def _reconcile(*, report: InventoryReport, normalized: dict, agent: Agent, diges
             )
         )
     if not is_new:
-        Discrepancy.objects.filter(
-            ci=ci, kind=DiscrepancyKind.STALE, status=DiscrepancyStatus.OPEN
-        ).update(
+        close_open(
+            ci=ci,
+            kind=DiscrepancyKind.STALE,
             status=DiscrepancyStatus.RESOLVED,
-            resolved_at=timezone.now(),
             resolution=f"Reported again (report {report.pk}).",
         )
 
@@ -668,8 +779,10 @@ def _reconcile(*, report: InventoryReport, normalized: dict, agent: Agent, diges
     if "security" in sections:
         state.security = normalized.get("security") or {}
     state.save()
-    if bound_id is None and not agent.is_collector:
+    if is_new and normalized.get("item_type") not in COLLECTED_ITEM_TYPES:
+        # A key's first report of a machine the CMDB did not know: the key is bound to it.
         Agent.objects.filter(pk=agent.pk).update(ci=ci)
+        agent.ci = ci
     return out
 
 

@@ -25,8 +25,10 @@ from cmdb.models import ConfigurationItem
 from cmdb.services import require_permission
 from itsm.exceptions import ApplicationError, ConflictError
 
+from . import discrepancies
 from .choices import (
     AGENT_TRANSITIONS,
+    REPORT_TRANSITIONS,
     AgentStatus,
     DiscrepancyKind,
     DiscrepancyStatus,
@@ -479,9 +481,11 @@ def close_discrepancy(
     item = Discrepancy.objects.select_for_update().get(pk=discrepancy_id)
     if item.status != DiscrepancyStatus.OPEN:
         raise ApplicationError(f"This discrepancy is already {item.status}.")
-    item.status, item.resolution = status, resolution
-    item.resolved_by, item.resolved_at = context.actor, timezone.now()
-    item.save(update_fields=["status", "resolution", "resolved_by", "resolved_at"])
+    if item.kind == DiscrepancyKind.IDENTITY_HOLD:
+        raise ApplicationError(
+            "A held report is settled by approving or refusing the binding, not by closing it."
+        )
+    discrepancies.move(item, status, actor=context.actor, resolution=resolution)
     return item
 
 
@@ -498,8 +502,9 @@ def process_report(*, report_id: int) -> InventoryReport | None:
     reporting another machine) is marked rejected with the reason; an unexpected error marks it
     failed for a retry.
     """
+    from .binding import hold_report
     from .inventory import InventoryFormatError, normalize_report
-    from .reconcile import IdentityMismatch, reconcile
+    from .reconcile import IdentityMismatch, ReportHeld, reconcile
 
     try:
         with transaction.atomic():
@@ -521,11 +526,11 @@ def process_report(*, report_id: int) -> InventoryReport | None:
                 outcome = reconcile(
                     report=report, normalized=normalized, agent=report.agent, digest=digest
                 )
+            except ReportHeld as held:
+                hold_report(report=report, hold=held.hold)
+                return report
             except (InventoryFormatError, IdentityMismatch, ValueError) as exc:
-                report.status, report.error = ReportStatus.REJECTED, str(exc)[:2000]
-                report.attempts += 1
-                report.processed_at = timezone.now()
-                report.save(update_fields=["status", "error", "attempts", "processed_at"])
+                mark_rejected(report, str(exc))
                 if isinstance(exc, IdentityMismatch):
                     record_rejection(
                         reason=RejectionReason.IDENTITY,
@@ -539,14 +544,26 @@ def process_report(*, report_id: int) -> InventoryReport | None:
             _mark_processed(report, ci_id=outcome.ci_id, summary=outcome.as_dict())
             return report
     except Exception as exc:
-        InventoryReport.objects.filter(pk=report_id, status=ReportStatus.RECEIVED).update(
-            status=ReportStatus.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000]
+        # received → failed, failed → failed (a retry that failed again): allowed moves only.
+        InventoryReport.objects.filter(
+            pk=report_id, status__in=[ReportStatus.RECEIVED, ReportStatus.FAILED]
+        ).update(
+            status=ReportStatus.FAILED,
+            error=f"{type(exc).__name__}: {exc}"[:2000],
+            attempts=models.F("attempts") + 1,
         )
-        InventoryReport.objects.filter(pk=report_id).update(attempts=models.F("attempts") + 1)
         raise
 
 
+def check_report_move(from_status: str, to_status: str) -> None:
+    """Refuse a move of a report that REPORT_TRANSITIONS does not allow."""
+    if to_status not in REPORT_TRANSITIONS.get(from_status, frozenset()):
+        raise ApplicationError(f"A report cannot move from {from_status} to {to_status}.")
+
+
 def _mark_processed(report: InventoryReport, *, ci_id: int | None, summary: dict) -> None:
+    """received/failed/held → processed: the report was applied to the CMDB."""
+    check_report_move(report.status, ReportStatus.PROCESSED)
     report.status = ReportStatus.PROCESSED
     report.processed_at = timezone.now()
     report.attempts += 1
@@ -554,6 +571,18 @@ def _mark_processed(report: InventoryReport, *, ci_id: int | None, summary: dict
     report.summary = summary
     report.error = ""
     report.save(update_fields=["status", "processed_at", "attempts", "ci", "summary", "error"])
+
+
+mark_processed = _mark_processed
+
+
+def mark_rejected(report: InventoryReport, error: str) -> None:
+    """received/failed/held → rejected: the report can never apply (bad content, refused)."""
+    check_report_move(report.status, ReportStatus.REJECTED)
+    report.status, report.error = ReportStatus.REJECTED, error[:2000]
+    report.attempts += 1
+    report.processed_at = timezone.now()
+    report.save(update_fields=["status", "error", "attempts", "processed_at"])
 
 
 def _apply_unchanged(report: InventoryReport, digest: str) -> bool:
