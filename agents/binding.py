@@ -79,7 +79,11 @@ def hold_report(*, report: InventoryReport, hold: Hold) -> Discrepancy:
 
 
 def _held_item(discrepancy_id: int) -> Discrepancy:
-    item = Discrepancy.objects.select_for_update().select_related("ci").get(pk=discrepancy_id)
+    item = (
+        Discrepancy.objects.select_for_update(of=("self",))
+        .select_related("ci")
+        .get(pk=discrepancy_id)
+    )
     if item.kind != DiscrepancyKind.IDENTITY_HOLD:
         raise ApplicationError("Only a held report's discrepancy (identity_hold) has a binding.")
     discrepancies.check_move(item.status, DiscrepancyStatus.RESOLVED)
@@ -104,7 +108,9 @@ def approve_binding(*, context: ChangeContext, discrepancy_id: int, note: str = 
     require_permission(context, "agents.bind_agent")
     item = _held_item(discrepancy_id)
     ci = ConfigurationItem.objects.select_related("ci_type").get(pk=item.ci_id)
-    agent = Agent.objects.select_for_update().select_related("group").get(key_id=item.key)
+    agent = (
+        Agent.objects.select_for_update(of=("self",)).select_related("group").get(key_id=item.key)
+    )
     if agent.status == AgentStatus.REVOKED:
         raise ApplicationError("This key is revoked: refuse the binding instead.")
     held = _held_reports(agent.pk, ci.pk)

@@ -206,7 +206,7 @@ class AgentViewSet(
     def perform_update(self, serializer):
         data = serializer.validated_data
         agent = serializer.instance
-        services.update_agent(
+        serializer.instance = services.update_agent(
             context=api_context(self.request),
             agent_id=agent.pk,
             group=data.get("group", agent.group),

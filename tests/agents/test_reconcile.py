@@ -188,9 +188,7 @@ def test_hostname_alone_never_merges_machines():
 def test_byte_swapped_uuid_matches_the_same_machine():
     first, second = make_agent(), make_agent()
     submit(first, native_report(uuid="4c4c4544-0042-3510-8052-b4c04f4b4d32", serial=""))
-    report = submit(
-        second, native_report(uuid="44454c4c-4200-1035-8052-b4c04f4b4d32", serial="")
-    )
+    report = submit(second, native_report(uuid="44454c4c-4200-1035-8052-b4c04f4b4d32", serial=""))
     assert ConfigurationItem.objects.count() == 1
     # Matched to the first CI; a second key is then held for approval (was: processed onto it).
     assert report.status == ReportStatus.HELD
