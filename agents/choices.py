@@ -60,6 +60,7 @@ class RejectionReason(models.TextChoices):
     ENROLLMENT = "enrollment", "Bad enrolment token"
     BINDING_APPROVED = "binding_approved", "Key binding approved by a CMDB Manager"
     BINDING_REFUSED = "binding_refused", "Key binding refused by a CMDB Manager"
+    COLLECTOR = "collector", "Collector flag changed by a CMDB Manager"
 
 
 class DiscrepancyKind(models.TextChoices):

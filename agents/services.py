@@ -214,8 +214,22 @@ def revoke_agent(*, context: ChangeContext, agent_id: int) -> Agent:
 def update_agent(
     *, context: ChangeContext, agent_id: int, group: AgentGroup | None, is_collector: bool
 ) -> Agent:
+    """Set an agent's policy and its collector flag (CMDB Manager: `agents.change_agent`).
+
+    A change of the collector flag widens or narrows what the key may report: it is written to
+    the security log."""
     require_permission(context, "agents.change_agent")
     agent = Agent.objects.select_for_update().get(pk=agent_id)
+    if agent.is_collector != is_collector:
+        who = getattr(context.actor, "username", "the system")
+        SecurityEvent.objects.create(
+            reason=RejectionReason.COLLECTOR,
+            key_id=agent.key_id,
+            path=f"agents/{agent.pk}/",
+            status_code=200,
+            detail=f"{who} {'made' if is_collector else 'removed'} key {agent.key_id} "
+            f"{'a' if is_collector else 'from the'} collector{'s' if not is_collector else ''}.",
+        )
     agent.group, agent.is_collector = group, is_collector
     agent.save(update_fields=["group", "is_collector"])
     return agent
@@ -498,9 +512,10 @@ def process_report(*, report_id: int) -> InventoryReport | None:
     The report row is locked (SKIP LOCKED: another worker already has it) and everything is
     applied in one transaction, so a worker killed half-way leaves the report for the sweep.
     A report whose content is what the machine last said (and whose CI nobody changed since)
-    takes a short path of four statements. A report that can never apply (bad content, a key
-    reporting another machine) is marked rejected with the reason; an unexpected error marks it
-    failed for a retry.
+    takes a short path of four statements. A report whose key may not update the CI it
+    describes is held for a CMDB Manager (`binding`); one that can never apply (bad content, a
+    plain key reporting a network device) is marked rejected with the reason; an unexpected
+    error marks it failed for a retry.
     """
     from .binding import hold_report
     from .inventory import InventoryFormatError, normalize_report

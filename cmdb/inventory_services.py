@@ -24,7 +24,6 @@ def _describe_interface(row: NetworkInterface) -> dict[str, Any]:
     return {"name": row.name, "mac": row.mac, "ipv4": row.ipv4}
 
 
-@transaction.atomic(savepoint=False)
 def ci_set_network_interfaces(
     *, context: ChangeContext, ci: ConfigurationItem, interfaces: Sequence[Mapping[str, Any]]
 ) -> dict[str, list[dict[str, Any]]]:
@@ -34,6 +33,13 @@ def ci_set_network_interfaces(
     of {name, mac, ipv4}); all three empty when nothing changed, and then nothing is written.
     """
     require_permission(context, "cmdb.change_configurationitem")
+    with transaction.atomic(savepoint=False):  # no savepoint: called once per agent report
+        return _set_interfaces(context, ci, interfaces)
+
+
+def _set_interfaces(
+    context: ChangeContext, ci: ConfigurationItem, interfaces: Sequence[Mapping[str, Any]]
+) -> dict[str, list[dict[str, Any]]]:
     current = {(row.name, row.mac): row for row in NetworkInterface.objects.filter(ci=ci)}
     wanted = {(item["name"][:100], item.get("mac") or ""): item for item in interfaces}
     removed = [current[key] for key in current.keys() - wanted.keys()]
@@ -81,7 +87,6 @@ def _volume_fields(item: Mapping[str, Any]) -> tuple[Any, Any, str, str]:
     )
 
 
-@transaction.atomic(savepoint=False)
 def ci_set_storage_volumes(
     *, context: ChangeContext, ci: ConfigurationItem, volumes: Sequence[Mapping[str, Any]]
 ) -> dict[str, Any]:
@@ -93,6 +98,13 @@ def ci_set_storage_volumes(
     only what changed in the hardware (volumes added, removed or resized).
     """
     require_permission(context, "cmdb.change_configurationitem")
+    with transaction.atomic(savepoint=False):  # no savepoint: called once per agent report
+        return _set_volumes(context, ci, volumes)
+
+
+def _set_volumes(
+    context: ChangeContext, ci: ConfigurationItem, volumes: Sequence[Mapping[str, Any]]
+) -> dict[str, Any]:
     current = {row.mount: row for row in StorageVolume.objects.filter(ci=ci)}
     wanted = {item["mount"][:255]: item for item in volumes}
     removed = [current[mount] for mount in current.keys() - wanted.keys()]

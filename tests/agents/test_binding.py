@@ -298,6 +298,8 @@ def test_collector_flag_is_set_by_a_cmdb_manager_only(manager_api, readonly_api)
     assert answer.status_code == 200 and answer.json()["collector"] is True
     agent.refresh_from_db()
     assert agent.is_collector is True
+    log = SecurityEvent.objects.get(reason=RejectionReason.COLLECTOR)
+    assert log.key_id == agent.key_id and "a collector" in log.detail
 
 
 def test_binding_buttons_in_the_pages(production_server, client, make_user):
