@@ -321,3 +321,20 @@ def test_binding_buttons_in_the_pages(production_server, client, make_user):
     assert answer.status_code == 302
     intruder.agent.refresh_from_db()
     assert intruder.agent.ci_id == ci.pk
+
+
+def test_reinstalling_a_machine_goes_through_the_approval(production_server, cmdb_manager):
+    owner, ci = production_server
+    services.revoke_agent(context=ctx(cmdb_manager), agent_id=owner.agent.pk)
+    reinstalled = make_agent(name="web-01 reinstalled")
+    report = submit(reinstalled, native_report(packages=2))  # the very same machine, a new key
+    assert report.status == ReportStatus.HELD
+    assert held_discrepancy(reinstalled).detail["matched_by"] == "uuid"
+    binding.approve_binding(
+        context=ctx(cmdb_manager), discrepancy_id=held_discrepancy(reinstalled).pk
+    )
+    reinstalled.agent.refresh_from_db()
+    owner.agent.refresh_from_db()
+    assert reinstalled.agent.ci_id == ci.pk and owner.agent.ci_id is None
+    assert InstalledSoftware.objects.filter(ci=ci).count() == 2
+    assert submit(reinstalled, native_report(packages=2)).status == ReportStatus.PROCESSED
