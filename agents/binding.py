@@ -109,8 +109,13 @@ def approve_binding(*, context: ChangeContext, discrepancy_id: int, note: str = 
     item = _held_item(discrepancy_id)
     ci = ConfigurationItem.objects.select_related("ci_type").get(pk=item.ci_id)
     agent = (
-        Agent.objects.select_for_update(of=("self",)).select_related("group").get(key_id=item.key)
+        Agent.objects.select_for_update(of=("self",))
+        .select_related("group")
+        .filter(key_id=item.key)
+        .first()
     )
+    if agent is None:
+        raise ApplicationError("The key of this held report no longer exists: refuse it.")
     if agent.status == AgentStatus.REVOKED:
         raise ApplicationError("This key is revoked: refuse the binding instead.")
     held = _held_reports(agent.pk, ci.pk)
