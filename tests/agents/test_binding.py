@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from agents import binding, services
+from agents import binding, discrepancies, services
 from agents.choices import (
+    DISCREPANCY_TRANSITIONS,
     REPORT_TRANSITIONS,
     DiscrepancyKind,
     DiscrepancyStatus,
@@ -338,3 +339,21 @@ def test_reinstalling_a_machine_goes_through_the_approval(production_server, cmd
     assert reinstalled.agent.ci_id == ci.pk and owner.agent.ci_id is None
     assert InstalledSoftware.objects.filter(ci=ci).count() == 2
     assert submit(reinstalled, native_report(packages=2)).status == ReportStatus.PROCESSED
+
+
+@pytest.mark.parametrize(
+    ("table", "check", "values"),
+    [
+        (REPORT_TRANSITIONS, services.check_report_move, ReportStatus.values),
+        (DISCREPANCY_TRANSITIONS, discrepancies.check_move, DiscrepancyStatus.values),
+    ],
+)
+def test_every_move_is_allowed_or_refused_by_its_table(table, check, values):
+    assert set(table) == set(values)
+    for source in values:
+        for target in values:
+            if target in table[source]:
+                check(source, target)
+            else:
+                with pytest.raises(ApplicationError):
+                    check(source, target)
