@@ -336,7 +336,7 @@ def _apply_network(ci: ConfigurationItem, interfaces: list[dict], context) -> bo
     describe = lambda i: {"name": i.name, "mac": i.mac, "ipv4": i.ipv4}  # noqa: E731
     record_change(
         ci=ci,
-        kind=HistoryEntry.Kind.UPDATED,
+        kind=HistoryEntry.Kind.NETWORK,
         changes={
             "network": {
                 "added": [describe(i) for i in added],
@@ -391,7 +391,7 @@ def _apply_storage(ci: ConfigurationItem, volumes: list[dict], context, out, is_
         # Utilisation moves with every report; history records what changed in the hardware.
         record_change(
             ci=ci,
-            kind=HistoryEntry.Kind.UPDATED,
+            kind=HistoryEntry.Kind.STORAGE,
             changes={
                 "storage": {
                     "added": sorted(v.mount for v in added),

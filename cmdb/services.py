@@ -17,7 +17,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from itsm.exceptions import ApplicationError, ConflictError, PermissionDeniedError
+from itsm.exceptions import ApplicationError, ConflictError, PermissionDeniedError  # noqa: F401
+from itsm.permissions import require_permission  # noqa: F401 - re-exported for other apps
 
 from .choices import CI_TRANSITIONS, CIRoleKind, CIStatus
 from .history import ChangeContext, diff, new_entry, record_change, record_many, snapshot
@@ -55,13 +56,6 @@ IDENTIFIER_FIELDS = ("serial_number", "asset_tag", "uuid")
 
 
 # --- helpers ------------------------------------------------------------------------------
-
-
-def require_permission(context: ChangeContext, perm: str) -> None:
-    """Refuse a human actor without `perm`; the system itself (actor None) may act."""
-    actor = context.actor
-    if actor is not None and not actor.has_perm(perm):
-        raise PermissionDeniedError(f"You do not have permission to do this ({perm}).")
 
 
 @functools.lru_cache(maxsize=256)
