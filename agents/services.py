@@ -23,6 +23,7 @@ from cmdb.choices import CIStatus
 from cmdb.history import ChangeContext
 from cmdb.models import ConfigurationItem
 from cmdb.services import require_permission
+from itsm.audit import record
 from itsm.exceptions import ApplicationError, ConflictError
 
 from .choices import (
@@ -180,6 +181,10 @@ def default_group() -> AgentGroup:
     return group
 
 
+def _status_change(before: str, agent: Agent) -> dict[str, Any]:
+    return {"status": {"old": before, "new": agent.status}}
+
+
 def _move(agent: Agent, to_status: str) -> None:
     if to_status not in AGENT_TRANSITIONS[agent.status]:
         raise ApplicationError(f"An agent cannot move from {agent.status} to {to_status}.")
@@ -194,6 +199,12 @@ def approve_agent(*, context: ChangeContext, agent_id: int) -> Agent:
     _move(agent, AgentStatus.ACTIVE)
     agent.approved_by, agent.approved_at = context.actor, timezone.now()
     agent.save(update_fields=["status", "approved_by", "approved_at"])
+    record(
+        obj=agent,
+        kind="approved",
+        changes=_status_change(AgentStatus.PENDING, agent),
+        context=context,
+    )
     return agent
 
 
@@ -202,9 +213,11 @@ def revoke_agent(*, context: ChangeContext, agent_id: int) -> Agent:
     """Revoke an agent's key for good; its requests are refused from now on."""
     require_permission(context, "agents.revoke_agent")
     agent = Agent.objects.select_for_update().get(pk=agent_id)
+    before = agent.status
     _move(agent, AgentStatus.REVOKED)
     agent.revoked_by, agent.revoked_at = context.actor, timezone.now()
     agent.save(update_fields=["status", "revoked_by", "revoked_at"])
+    record(obj=agent, kind="revoked", changes=_status_change(before, agent), context=context)
     return agent
 
 
@@ -240,9 +253,12 @@ def rotate_key(*, verified: VerifiedRequest, new_public_key: str, proof: str) ->
     if Agent.objects.filter(public_key=new_public_key).exclude(pk=verified.agent.pk).exists():
         raise ConflictError("This public key is already enrolled.")
     agent = Agent.objects.select_for_update().get(pk=verified.agent.pk)
-    agent.public_key = new_public_key
+    old_key, agent.public_key = agent.public_key, new_public_key
     agent.key_rotated_at = agent.last_seen = timezone.now()
     agent.save(update_fields=["public_key", "key_rotated_at", "last_seen"])
+    changes = {"public_key": {"old": old_key, "new": new_public_key}}
+    context = ChangeContext(source="agent", source_ref=f"agent {agent.key_id}")
+    record(obj=agent, kind="key_rotated", changes=changes, context=context)
     return agent
 
 
@@ -482,6 +498,8 @@ def close_discrepancy(
     item.status, item.resolution = status, resolution
     item.resolved_by, item.resolved_at = context.actor, timezone.now()
     item.save(update_fields=["status", "resolution", "resolved_by", "resolved_at"])
+    changes = {"status": {"old": DiscrepancyStatus.OPEN, "new": status}, "resolution": resolution}
+    record(obj=item, kind="closed", changes=changes, context=context)
     return item
 
 

@@ -17,6 +17,7 @@ from .models import (
     ConfigurationItem,
     Department,
     FieldOwner,
+    HistoryEntry,
     InstalledSoftware,
     NetworkInterface,
     Person,
@@ -69,7 +70,7 @@ class CIRoleInline(admin.TabularInline):
 class ConfigurationItemAdminForm(forms.ModelForm):
     class Meta:
         model = ConfigurationItem
-        fields = "__all__"
+        fields = [*services.EDITABLE_FIELDS]
 
     def clean(self):
         cleaned = super().clean()
@@ -126,7 +127,9 @@ class ConfigurationItemAdmin(admin.ModelAdmin):
             if f.cleaned_data and not f.cleaned_data.get("DELETE") and f.cleaned_data.get("user")
         ]
         with _ServiceCall():
-            services.ci_set_roles(context=admin_context(request), ci_id=form.instance.pk, roles=roles)
+            services.ci_set_roles(
+                context=admin_context(request), ci_id=form.instance.pk, roles=roles
+            )
 
     def delete_model(self, request, obj):
         with _ServiceCall():
@@ -239,6 +242,24 @@ class InstalledSoftwareAdmin(ReadOnlyAdmin):
 admin.site.register(Site)
 admin.site.register(Department)
 admin.site.register(Person)
+
+
+@admin.register(CIRole)
+class CIRoleAdmin(ReadOnlyAdmin):
+    """Roles are changed on the CI (its inline, through `ci_set_roles`), which records them."""
+
+    list_display = ["ci", "user", "role"]
+    list_filter = ["role"]
+    raw_id_fields = ["ci", "user"]
+
+
+@admin.register(HistoryEntry)
+class HistoryEntryAdmin(ReadOnlyAdmin):
+    """The CI history: the audit log's entries about CIs, append-only."""
+
+    list_display = ["at", "object_repr", "kind", "actor_name", "source", "source_ref"]
+    list_filter = ["kind", "source"]
+    search_fields = ["object_repr", "actor_name", "source_ref", "request_id"]
 
 
 @admin.register(NetworkInterface)

@@ -9,7 +9,15 @@ from .models import AuditEntry
 class AuditEntryAdmin(admin.ModelAdmin):
     """Every recorded change of every app, viewable only: entries are written by services."""
 
-    list_display = ["at", "content_type", "object_repr", "kind", "actor_name", "source", "source_ref"]
+    list_display = [
+        "at",
+        "content_type",
+        "object_repr",
+        "kind",
+        "actor_name",
+        "source",
+        "source_ref",
+    ]
     list_filter = ["content_type", "kind", "source"]
     search_fields = ["object_repr", "actor_name", "source_ref", "request_id"]
     list_select_related = ["content_type"]

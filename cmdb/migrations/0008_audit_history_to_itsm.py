@@ -7,8 +7,9 @@ entries keep `object_id` = the CI id even after it is deleted (no foreign key an
 
 from django.db import migrations, models
 
-
-_COLUMNS = "object_id, object_repr, kind, at, actor_id, actor_name, source, source_ref, changes, reason"
+_COLUMNS = (
+    "object_id, object_repr, kind, at, actor_id, actor_name, source, source_ref, changes, reason"
+)
 _OLD_COLUMNS = "ci_id, ci_name, kind, at, actor_id, actor_name, source, source_ref, changes, reason"
 
 
@@ -53,39 +54,63 @@ def copy_back(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('cmdb', '0007_drop_redundant_fk_indexes'),
-        ('itsm', '0002_audit_entries'),
+        ("cmdb", "0007_drop_redundant_fk_indexes"),
+        ("itsm", "0002_audit_entries"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='installedsoftware',
-            name='source',
-            field=models.CharField(choices=[('user', 'User (web UI)'), ('api', 'REST API'), ('agent', 'Agent report'), ('release', 'Release deployment'), ('import', 'CSV import'), ('admin', 'Django admin'), ('system', 'System')], default='user', max_length=20, verbose_name='source'),
+            model_name="installedsoftware",
+            name="source",
+            field=models.CharField(
+                choices=[
+                    ("user", "User (web UI)"),
+                    ("api", "REST API"),
+                    ("agent", "Agent report"),
+                    ("release", "Release deployment"),
+                    ("import", "CSV import"),
+                    ("admin", "Django admin"),
+                    ("system", "System"),
+                ],
+                default="user",
+                max_length=20,
+                verbose_name="source",
+            ),
         ),
         migrations.AlterField(
-            model_name='statuschange',
-            name='source',
-            field=models.CharField(choices=[('user', 'User (web UI)'), ('api', 'REST API'), ('agent', 'Agent report'), ('release', 'Release deployment'), ('import', 'CSV import'), ('admin', 'Django admin'), ('system', 'System')], default='user', max_length=20, verbose_name='source'),
+            model_name="statuschange",
+            name="source",
+            field=models.CharField(
+                choices=[
+                    ("user", "User (web UI)"),
+                    ("api", "REST API"),
+                    ("agent", "Agent report"),
+                    ("release", "Release deployment"),
+                    ("import", "CSV import"),
+                    ("admin", "Django admin"),
+                    ("system", "System"),
+                ],
+                default="user",
+                max_length=20,
+                verbose_name="source",
+            ),
         ),
         migrations.RunPython(copy_history, copy_back, elidable=True),
         migrations.DeleteModel(
-            name='HistoryEntry',
+            name="HistoryEntry",
         ),
         migrations.CreateModel(
-            name='HistoryEntry',
-            fields=[
-            ],
+            name="HistoryEntry",
+            fields=[],
             options={
-                'verbose_name': 'CI history entry',
-                'verbose_name_plural': 'CI history entries',
-                'ordering': ['-at', '-id'],
-                'proxy': True,
-                'indexes': [],
-                'constraints': [],
+                "verbose_name": "CI history entry",
+                "verbose_name_plural": "CI history entries",
+                "ordering": ["-at", "-id"],
+                "proxy": True,
+                "indexes": [],
+                "constraints": [],
             },
-            bases=('itsm.auditentry',),
+            bases=("itsm.auditentry",),
         ),
     ]

@@ -6,38 +6,88 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('contenttypes', '0002_remove_content_type_name'),
-        ('itsm', '0001_role_groups'),
+        ("contenttypes", "0002_remove_content_type_name"),
+        ("itsm", "0001_role_groups"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AuditEntry',
+            name="AuditEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('object_id', models.BigIntegerField(blank=True, null=True, verbose_name='object id')),
-                ('object_repr', models.CharField(max_length=200, verbose_name='object')),
-                ('kind', models.CharField(max_length=40, verbose_name='kind')),
-                ('at', models.DateTimeField(db_index=True, verbose_name='at')),
-                ('actor_name', models.CharField(blank=True, max_length=150, verbose_name='actor')),
-                ('source', models.CharField(choices=[('user', 'User (web UI)'), ('api', 'REST API'), ('agent', 'Agent report'), ('release', 'Release deployment'), ('import', 'CSV import'), ('admin', 'Django admin'), ('system', 'System')], max_length=20, verbose_name='source')),
-                ('source_ref', models.CharField(blank=True, max_length=100, verbose_name='source reference')),
-                ('reason', models.TextField(blank=True, verbose_name='reason')),
-                ('request_id', models.CharField(blank=True, max_length=64, verbose_name='request id')),
-                ('changes', models.JSONField(default=dict, verbose_name='changes')),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('content_type', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='contenttypes.contenttype', verbose_name='object type')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "object_id",
+                    models.BigIntegerField(blank=True, null=True, verbose_name="object id"),
+                ),
+                ("object_repr", models.CharField(max_length=200, verbose_name="object")),
+                ("kind", models.CharField(max_length=40, verbose_name="kind")),
+                ("at", models.DateTimeField(db_index=True, verbose_name="at")),
+                ("actor_name", models.CharField(blank=True, max_length=150, verbose_name="actor")),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("user", "User (web UI)"),
+                            ("api", "REST API"),
+                            ("agent", "Agent report"),
+                            ("release", "Release deployment"),
+                            ("import", "CSV import"),
+                            ("admin", "Django admin"),
+                            ("system", "System"),
+                        ],
+                        max_length=20,
+                        verbose_name="source",
+                    ),
+                ),
+                (
+                    "source_ref",
+                    models.CharField(blank=True, max_length=100, verbose_name="source reference"),
+                ),
+                ("reason", models.TextField(blank=True, verbose_name="reason")),
+                (
+                    "request_id",
+                    models.CharField(blank=True, max_length=64, verbose_name="request id"),
+                ),
+                ("changes", models.JSONField(default=dict, verbose_name="changes")),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "content_type",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="contenttypes.contenttype",
+                        verbose_name="object type",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'audit entry',
-                'verbose_name_plural': 'audit entries',
-                'ordering': ['-at', '-id'],
-                'indexes': [models.Index(fields=['content_type', 'object_id', '-at', '-id'], name='itsm_audit_object_at')],
+                "verbose_name": "audit entry",
+                "verbose_name_plural": "audit entries",
+                "ordering": ["-at", "-id"],
+                "indexes": [
+                    models.Index(
+                        fields=["content_type", "object_id", "-at", "-id"],
+                        name="itsm_audit_object_at",
+                    )
+                ],
             },
         ),
     ]
