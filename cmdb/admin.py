@@ -126,6 +126,7 @@ class ConfigurationItemAdmin(admin.ModelAdmin):
             for f in formset.forms
             if f.cleaned_data and not f.cleaned_data.get("DELETE") and f.cleaned_data.get("user")
         ]
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
         with _ServiceCall():
             services.ci_set_roles(
                 context=admin_context(request), ci_id=form.instance.pk, roles=roles
