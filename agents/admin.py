@@ -23,6 +23,9 @@ class ReadOnlyAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # the security log, reports and events are an audit trail
+
 
 @admin.register(AgentGroup)
 class AgentGroupAdmin(admin.ModelAdmin):
