@@ -3,6 +3,8 @@ enrolment, approval and revocation go through the services (web UI, API, manage.
 
 from django.contrib import admin
 
+from itsm.admin import AuditedAdmin
+
 from .models import (
     Agent,
     AgentGroup,
@@ -28,7 +30,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(AgentGroup)
-class AgentGroupAdmin(admin.ModelAdmin):
+class AgentGroupAdmin(AuditedAdmin):  # collection policies: changes recorded
     list_display = [
         "name",
         "interval_seconds",

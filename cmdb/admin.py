@@ -6,6 +6,7 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied, ValidationError
 
+from itsm.admin import AuditedAdmin
 from itsm.choices import ChangeSource
 from itsm.exceptions import PermissionDeniedError
 
@@ -240,8 +241,8 @@ class InstalledSoftwareAdmin(ReadOnlyAdmin):
     raw_id_fields = ["ci", "software"]
 
 
-admin.site.register(Site)
-admin.site.register(Department)
+admin.site.register(Site, AuditedAdmin)
+admin.site.register(Department, AuditedAdmin)
 admin.site.register(Person)
 
 
@@ -281,8 +282,8 @@ class StorageVolumeAdmin(ReadOnlyAdmin):
 
 
 @admin.register(FieldOwner)
-class FieldOwnerAdmin(ReadOnlyAdmin):
-    """Changed in the CMDB pages, through the service that records it."""
+class FieldOwnerAdmin(AuditedAdmin):
+    """Who owns each CI field (agents or people); every change is recorded."""
 
     list_display = ["field", "ci_type", "owner"]
     list_filter = ["owner", "ci_type"]

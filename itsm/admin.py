@@ -1,8 +1,55 @@
-"""Django admin of the shared core: the audit log, read-only (nobody can forge it here)."""
+"""Django admin of the shared core: the audit log, read-only (nobody can forge it here), and
+`AuditedAdmin` for reference tables without a service of their own."""
+
+import json
+from typing import Any
 
 from django.contrib import admin
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models, transaction
 
+from .audit import ChangeContext, record
+from .choices import ChangeSource
 from .models import AuditEntry
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, models.Model):
+        return value.pk
+    if isinstance(value, models.QuerySet | list | tuple | set):
+        return sorted(_json(v) for v in value)
+    return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+
+
+class AuditedAdmin(admin.ModelAdmin):
+    """An admin whose saves and deletes are recorded in the audit log (source "admin").
+
+    For reference tables that have no service yet (sites, departments, field owners,
+    collection policies); tables with services call them from `save_model` instead.
+    """
+
+    def save_model(self, request, obj, form, change):
+        changes = {
+            name: {"old": _json(form.initial.get(name)) if change else None,
+                   "new": _json(form.cleaned_data.get(name))}
+            for name in form.changed_data
+        }  # fmt: skip
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            context = ChangeContext(actor=request.user, source=ChangeSource.ADMIN)
+            record(
+                obj=obj, kind="updated" if change else "created", changes=changes, context=context
+            )
+
+    def delete_model(self, request, obj):
+        with transaction.atomic():
+            context = ChangeContext(actor=request.user, source=ChangeSource.ADMIN)
+            record(obj=obj, kind="deleted", changes={}, context=context)
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_model(request, obj)
 
 
 @admin.register(AuditEntry)

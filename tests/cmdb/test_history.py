@@ -264,3 +264,27 @@ def test_admin_delete_of_a_ci_goes_through_the_service(admin_client):
     assert response.status_code == 302
     assert not ConfigurationItem.objects.filter(pk=ci.pk).exists()
     assert HistoryEntry.objects.get(ci_id=ci.pk, kind="deleted").source == "admin"
+
+
+def test_admin_add_of_a_ci_goes_through_the_service(admin_client, admin_user):
+    ci_type = server_type()
+    response = admin_client.post(
+        "/admin/cmdb/configurationitem/add/",
+        {
+            "name": "added-in-admin",
+            "ci_type": ci_type.pk,
+            "managed": "on",
+            "hostname": "WEB-01.Example.org.",
+            "attributes": '{"os": "Debian"}',
+            "roles-TOTAL_FORMS": "1",
+            "roles-INITIAL_FORMS": "0",
+            "roles-0-user": admin_user.pk,
+            "roles-0-role": "systems_manager",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    ci = ConfigurationItem.objects.get(name="added-in-admin")
+    assert ci.hostname == "web-01.example.org"  # normalised by the service
+    kinds = {e.kind: e.source for e in HistoryEntry.objects.filter(ci=ci)}
+    assert kinds == {"created": "admin", "role": "admin"}
+    assert list(ci.roles.values_list("user", "role")) == [(admin_user.pk, "systems_manager")]

@@ -181,3 +181,17 @@ def test_audit_tables_are_read_only_in_the_admin(admin_client, model):
         assert forged.status_code == 403
         assert admin_client.post(f"/admin/{model}/{pk}/delete/", {"post": "yes"}).status_code == 403
     assert ConfigurationItem.objects.filter(pk=ci.pk).exists()
+
+
+def test_reference_tables_edited_in_the_admin_are_recorded(admin_client, admin_user):
+    from cmdb.models import FieldOwner
+
+    owner = FieldOwner.objects.get(ci_type=None, field="hostname")
+    url = f"/admin/cmdb/fieldowner/{owner.pk}/change/"
+    response = admin_client.post(url, {"ci_type": "", "field": "hostname", "owner": "people"})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    entry = entries_for(owner).get()
+    assert (entry.kind, entry.source, entry.actor) == ("updated", "admin", admin_user)
+    assert entry.changes == {"owner": {"old": "agent", "new": "people"}}
+    admin_client.post(f"/admin/cmdb/fieldowner/{owner.pk}/delete/", {"post": "yes"})
+    assert entries_for(owner).first().kind == "deleted"
