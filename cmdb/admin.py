@@ -74,7 +74,10 @@ class ConfigurationItemAdminForm(forms.ModelForm):
         fields = [*services.EDITABLE_FIELDS]
 
     def clean(self):
+        """Identifiers normalised as the service will (so the unique checks that follow see
+        the stored values) and attributes checked against the type's schema."""
         cleaned = super().clean()
+        services._normalize_identifiers(cleaned)
         ci_type = cleaned.get("ci_type")
         if ci_type is not None and "attributes" in cleaned:
             try:

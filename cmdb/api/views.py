@@ -27,6 +27,7 @@ from ..filtersets import (
     RelationshipTypeFilterSet,
 )
 from ..history import ChangeContext
+from ..history_display import summary
 from ..models import CIType, InstalledSoftware, Relationship, RelationshipType
 from . import serializers as s
 from .representations import ci_representation, ci_rows, ci_values
@@ -192,6 +193,7 @@ class CIViewSet(viewsets.ModelViewSet):
                 "fields": result.fields,
                 "relationships": result.relationships,
                 "software": result.software,
+                "summary": summary(result.readable),
             }
         )
 

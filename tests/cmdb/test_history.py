@@ -288,3 +288,13 @@ def test_admin_add_of_a_ci_goes_through_the_service(admin_client, admin_user):
     kinds = {e.kind: e.source for e in HistoryEntry.objects.filter(ci=ci)}
     assert kinds == {"created": "admin", "role": "admin"}
     assert list(ci.roles.values_list("user", "role")) == [(admin_user.pk, "systems_manager")]
+
+
+def test_api_as_of_keeps_fields_and_adds_a_summary(manager_api):
+    ci = CIFactory(ci_type=server_type(), attributes={"os": "Debian"})
+    past = timezone.now()
+    HistoryEntry.objects.filter(ci=ci).update(at=past - dt.timedelta(seconds=10))
+    record_change(ci=ci, kind=HistoryEntry.Kind.NETWORK, changes=NETWORK_CHANGE, context=SYSTEM)
+    body = manager_api.get(f"/api/v1/cmdb/cis/{ci.pk}/as-of/", {"at": past.isoformat()}).json()
+    assert body["fields"]["ci_type"] == "test-server" and "network" not in body["fields"]
+    assert "Type: Test server" in body["summary"] and "Owner: —" in body["summary"]
