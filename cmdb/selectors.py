@@ -10,7 +10,8 @@ from django.db import connection
 from django.db.models import Exists, OuterRef, QuerySet
 
 from .choices import ImpactDirection
-from .history import snapshot
+from .history import TRACKED_FIELDS, snapshot
+from .history_display import Line, ReadableEntry, readable_entries, readable_fields
 from .models import (
     CIType,
     ConfigurationItem,
@@ -166,7 +167,13 @@ def impact_analysis(
 
 def ci_history(ci: ConfigurationItem) -> QuerySet[HistoryEntry]:
     """Every recorded change of a CI, newest first."""
-    return HistoryEntry.objects.filter(ci=ci).select_related("actor").order_by("-at", "-id")
+    return HistoryEntry.objects.filter(ci=ci).order_by("-at", "-id")
+
+
+def ci_history_display(ci: ConfigurationItem, *, limit: int = 50) -> list[ReadableEntry]:
+    """The latest `limit` changes of a CI with readable lines (names, labels, "—"), in a fixed
+    number of queries: the entries, then one per kind of object they name."""
+    return readable_entries(ci_history(ci)[:limit])
 
 
 @dataclass
@@ -178,6 +185,11 @@ class CIAsOf:
     fields: dict[str, Any]
     relationships: list[dict[str, Any]]
     software: list[dict[str, str]]
+
+    @property
+    def readable(self) -> list[Line]:
+        """The fields as people read them (names, labels; a query per kind of object)."""
+        return readable_fields(self.fields)
 
 
 def _current_relationships(ci: ConfigurationItem) -> dict[int, dict[str, Any]]:
@@ -209,8 +221,10 @@ def ci_as_of(ci: ConfigurationItem, at: dt.datetime) -> CIAsOf:
         if entry.kind == HistoryEntry.Kind.CREATED:
             exists = False
         elif entry.kind in (HistoryEntry.Kind.UPDATED, HistoryEntry.Kind.STATUS):
+            # Only the CI's own fields: network and storage have kinds of their own.
             for name, change in changes.items():
-                fields[name] = change.get("old")
+                if name in TRACKED_FIELDS and isinstance(change, dict):
+                    fields[name] = change.get("old")
         elif entry.kind == HistoryEntry.Kind.RELATIONSHIP:
             for rel in changes.get("added", []):
                 relationships.pop(rel["id"], None)

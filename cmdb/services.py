@@ -17,7 +17,9 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from itsm.exceptions import ApplicationError, ConflictError, PermissionDeniedError
+from itsm import audit
+from itsm.exceptions import ApplicationError, ConflictError, PermissionDeniedError  # noqa: F401 - re-exported
+from itsm.permissions import require_permission  # also imported from here by other apps
 
 from .choices import CI_TRANSITIONS, CIRoleKind, CIStatus
 from .history import ChangeContext, diff, new_entry, record_change, record_many, snapshot
@@ -55,13 +57,6 @@ IDENTIFIER_FIELDS = ("serial_number", "asset_tag", "uuid")
 
 
 # --- helpers ------------------------------------------------------------------------------
-
-
-def require_permission(context: ChangeContext, perm: str) -> None:
-    """Refuse a human actor without `perm`; the system itself (actor None) may act."""
-    actor = context.actor
-    if actor is not None and not actor.has_perm(perm):
-        raise PermissionDeniedError(f"You do not have permission to do this ({perm}).")
 
 
 @functools.lru_cache(maxsize=256)
@@ -240,6 +235,8 @@ def ci_type_create(*, context: ChangeContext, name: str, slug: str, **fields: An
     ci_type = CIType(name=name, slug=slug, **fields)
     ci_type.full_clean()
     ci_type.save()
+    created = {"name": name, "slug": slug, **fields}
+    audit.record(obj=ci_type, kind="created", changes=diff({}, created), context=context)
     return ci_type
 
 

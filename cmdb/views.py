@@ -103,7 +103,7 @@ def ci_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "relationships": relationships,
         "software_page": software_page,
         "software_q": software_q,
-        "history": selectors.ci_history(ci)[:50],
+        "history": selectors.ci_history_display(ci, limit=50),
         "transition_form": TransitionForm(ci=ci),
         "allowed_moves": [(status, CIStatus(status).label) for status in allowed_moves(ci.status)],
         "relationship_form": RelationshipForm(),

@@ -1,4 +1,5 @@
-"""API permissions: deny by default, reads need the model's `view_` permission."""
+"""Permissions: API permission classes (deny by default, reads need the model's `view_`
+permission) and `require_permission`, which every service calls first."""
 
 from rest_framework.permissions import DjangoModelPermissions
 
@@ -52,3 +53,17 @@ class HasPerm:
 
         _HasPerm.__name__ = "HasPerm(" + ",".join(perms) + ")"
         return _HasPerm
+
+
+def require_permission(context, perm: str) -> None:
+    """Refuse a human actor without `perm`; the system itself (actor None) may act.
+
+    `context` is an `itsm.audit.ChangeContext` (anything with an `actor`). Services call it
+    first; the refusal is a `PermissionDeniedError` (403).
+    """
+    # Imported here: rest_framework.views (which exceptions needs) imports this module.
+    from .exceptions import PermissionDeniedError
+
+    actor = context.actor
+    if actor is not None and not actor.has_perm(perm):
+        raise PermissionDeniedError(f"You do not have permission to do this ({perm}).")

@@ -51,6 +51,19 @@ def _reference_data_after_flush(request):
 
 
 @pytest.fixture(autouse=True)
+def _content_types_cached(request, _reference_data_after_flush):
+    """The audit log names objects by content type, which Django caches per process: load
+    them before each database test so pinned query counts do not depend on test order."""
+    if request.node.get_closest_marker("django_db") or "db" in request.fixturenames:
+        if "db" in request.fixturenames:
+            request.getfixturevalue("db")
+        from django.apps import apps
+        from django.contrib.contenttypes.models import ContentType
+
+        ContentType.objects.get_for_models(*apps.get_models())
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

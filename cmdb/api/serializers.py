@@ -8,6 +8,7 @@ from rest_framework import serializers
 from itsm import caching
 
 from ..choices import CIStatus, ImpactDirection
+from ..history_display import summary
 from ..models import (
     CIRole,
     CIType,
@@ -137,11 +138,30 @@ class TransitionSerializer(serializers.Serializer):
 
 
 class HistoryEntrySerializer(serializers.ModelSerializer):
+    """One recorded change; serialises a `history_display.ReadableEntry`."""
+
     actor = serializers.CharField(source="actor_name")
+    summary = serializers.SerializerMethodField(
+        help_text="The changes as people read them: names, labels, one line per change."
+    )
 
     class Meta:
         model = HistoryEntry
-        fields = ["id", "at", "actor", "source", "source_ref", "kind", "changes", "reason"]
+        fields = [
+            "id",
+            "at",
+            "actor",
+            "source",
+            "source_ref",
+            "kind",
+            "changes",
+            "reason",
+            "request_id",
+            "summary",
+        ]
+
+    def get_summary(self, obj) -> list[str]:
+        return summary(getattr(obj, "lines", []))
 
 
 class ImpactQuerySerializer(serializers.Serializer):

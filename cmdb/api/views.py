@@ -27,6 +27,7 @@ from ..filtersets import (
     RelationshipTypeFilterSet,
 )
 from ..history import ChangeContext
+from ..history_display import summary
 from ..models import CIType, InstalledSoftware, Relationship, RelationshipType
 from . import serializers as s
 from .representations import ci_representation, ci_rows, ci_values
@@ -161,10 +162,12 @@ class CIViewSet(viewsets.ModelViewSet):
     @extend_schema(responses=s.HistoryEntrySerializer(many=True))
     @action(detail=True, methods=["get"], filterset_class=None, ordering_fields=[])
     def history(self, request, pk=None):
-        """Every recorded change of the CI, newest first."""
+        """Every recorded change of the CI, newest first (`changes` as recorded, ids and codes;
+        `summary` as people read it)."""
         ci = self.get_object()
         page = self.paginate_queryset(selectors.ci_history(ci))
-        return self.get_paginated_response(s.HistoryEntrySerializer(page, many=True).data)
+        readable = selectors.readable_entries(page)
+        return self.get_paginated_response(s.HistoryEntrySerializer(readable, many=True).data)
 
     @extend_schema(
         parameters=[s.AsOfQuerySerializer],
@@ -190,6 +193,7 @@ class CIViewSet(viewsets.ModelViewSet):
                 "fields": result.fields,
                 "relationships": result.relationships,
                 "software": result.software,
+                "summary": summary(result.readable),
             }
         )
 
