@@ -7,6 +7,8 @@ import json
 from django import forms
 from django.contrib.auth import get_user_model
 
+from itsm.datetimes import StorableDateTimeFormField
+
 from .choices import CIRoleKind, CIStatus, ImpactDirection, allowed_moves
 from .models import CIType, ConfigurationItem, Department, RelationshipType, Site
 from .selectors import MAX_IMPACT_DEPTH
@@ -137,7 +139,7 @@ class ImpactForm(forms.Form):
 
 
 class AsOfForm(forms.Form):
-    at = forms.DateTimeField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    at = StorableDateTimeFormField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
 
 
 class ImportForm(forms.Form):

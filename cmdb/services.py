@@ -18,6 +18,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from itsm.exceptions import ApplicationError, ConflictError, PermissionDeniedError
+from itsm.limits import check_attribute_limits
 
 from .choices import CI_TRANSITIONS, CIRoleKind, CIStatus
 from .history import ChangeContext, diff, new_entry, record_change, record_many, snapshot
@@ -138,6 +139,7 @@ def validate_attributes(ci_type: CIType, attributes: Any) -> None:
     """Validate `attributes` against the CI type's JSON Schema; raise a field error listing each problem."""
     if not isinstance(attributes, dict):
         raise ValidationError({"attributes": ["Must be a JSON object."]})
+    check_attribute_limits(attributes)
     schema = ci_type.attribute_schema or {}
     if not schema:
         return

@@ -6,13 +6,17 @@ views never repeat business rules, they only translate these into HTTP answers.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
+
+logger = logging.getLogger(__name__)
 
 
 class ApplicationError(Exception):
@@ -49,4 +53,12 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         exc = drf_exceptions.ValidationError(detail=detail)
     elif isinstance(exc, PermissionDenied):
         exc = drf_exceptions.PermissionDenied()
+    elif isinstance(exc, RequestDataTooBig):
+        return Response({"detail": "The request body is too large."}, status=413)
+    elif isinstance(exc, DataError):
+        # Last line of defence: input the database refused (a value out of its range) that
+        # validation let through is the client's error, not a 500. The transaction of the
+        # service that tried the write was rolled back, so nothing was written.
+        logger.warning("Database refused input: %s", exc)
+        return Response({"detail": "The database refused a value of this request."}, status=400)
     return exception_handler(exc, context)
