@@ -16,6 +16,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from itsm import caching
+from itsm.limits import check_list_length
 from itsm.permissions import HasPerm
 
 from .. import selectors, services
@@ -224,6 +225,7 @@ class CIViewSet(viewsets.ModelViewSet):
         if request.method == "PUT":
             if not request.user.has_perm("cmdb.change_configurationitem"):
                 self.permission_denied(request, message="You may not change this CI's software.")
+            check_list_length(request.data, setting="CMDB_SOFTWARE_MAX_ITEMS")
             body = s.SoftwareItemSerializer(data=request.data, many=True)
             body.is_valid(raise_exception=True)
             services.software_replace(
