@@ -232,7 +232,36 @@ def validate_report(document: Any) -> str:
         raise ReportInvalid(f"The report fails the {fmt} schema: {exc.message}") from exc
     if fmt == "fusion-xml":
         _check_xml(document["xml"])
+    _check_dates(document, fmt)
     return fmt
+
+
+def _check_date(value: Any, where: str) -> None:
+    """A date-time the database can store, or ReportInvalid: `2026-02-30` passes the schema's
+    pattern but no calendar, and `+20:00` no PostgreSQL (both failed later, as 500s)."""
+    from django.core.exceptions import ValidationError
+    from django.utils.dateparse import parse_datetime
+
+    from itsm.datetimes import to_storable
+
+    if value is None or value == "":
+        return
+    try:
+        parsed = parse_datetime(value) if isinstance(value, str) else None
+        if parsed is None:
+            raise ValueError("expected an ISO 8601 date-time")
+        to_storable(parsed)
+    except (ValueError, ValidationError) as exc:
+        message = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+        raise ReportInvalid(f"{where}: {value!r} is not a valid date-time ({message})") from exc
+
+
+def _check_dates(document: dict[str, Any], fmt: str) -> None:
+    """Check the date-times the server stores: `collected_at` and, natively, events' `at`."""
+    _check_date(document.get("collected_at"), "collected_at")
+    if fmt == "itsm-inventory/1":
+        for index, event in enumerate(document.get("events") or ()):
+            _check_date(event.get("at"), f"events[{index}].at")
 
 
 def _check_xml(xml: str) -> None:
@@ -253,6 +282,7 @@ def validate_volatile_parts(document: dict[str, Any], fmt: str) -> None:
         _volatile_validators[fmt](document)
     except fastjsonschema.JsonSchemaException as exc:
         raise ReportInvalid(f"The report fails the {fmt} schema: {exc.message}") from exc
+    _check_date(document.get("collected_at"), "collected_at")
 
 
 def content_digest(document: dict) -> str:

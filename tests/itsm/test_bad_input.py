@@ -236,3 +236,43 @@ def test_nul_in_an_html_form_answers_400_and_writes_nothing(client, cmdb_manager
 def test_non_numeric_ids_answer_404(manager_api, url):
     assert manager_api.delete(url).status_code in (400, 404, 405)
     assert manager_api.get(url).status_code in (400, 404)
+
+
+# --- signed agent reports with impossible dates -------------------------------------------
+
+
+def glpi_document(**envelope):
+    sample = json.loads(
+        open("/work/shared/data/inventory-samples/glpi-json/computer_2.json").read()
+    )
+    return {"format": "glpi-inventory", "content": sample.get("content", sample), **envelope}
+
+
+@pytest.mark.parametrize(
+    "value", ["2026-02-30T10:00:00Z", "2026-02-30", "2026-01-01T00:00:00+20:00", "yesterday"]
+)
+def test_a_signed_glpi_report_with_an_impossible_date_answers_400(client, value):
+    from agents.models import InventoryReport
+    from tests.agents.conftest import make_agent
+
+    agent = make_agent()
+    response = agent.post(client, glpi_document(collected_at=value))
+    assert response.status_code == 400, response.content
+    assert "collected_at" in response.json()["detail"]
+    assert not InventoryReport.objects.exists()
+    assert not ConfigurationItem.objects.exists()
+
+
+def test_a_native_report_with_an_impossible_event_date_answers_400(client):
+    from agents.models import InventoryReport
+    from tests.agents.conftest import make_agent, native_report
+
+    agent = make_agent()
+    document = native_report()
+    document["events"][0]["at"] = "2026-02-30T08:00:00Z"
+    response = agent.post(client, document)
+    assert response.status_code == 400, response.content
+    assert "events[0].at" in response.json()["detail"]
+    assert not InventoryReport.objects.exists()
+    document["events"][0]["at"] = "2026-02-28T08:00:00Z"
+    assert agent.post(client, document).status_code == 202
