@@ -7,6 +7,7 @@ database cannot store, NUL in query strings and HTML forms, non-numeric ids.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -242,9 +243,8 @@ def test_non_numeric_ids_answer_404(manager_api, url):
 
 
 def glpi_document(**envelope):
-    sample = json.loads(
-        open("/work/shared/data/inventory-samples/glpi-json/computer_2.json").read()
-    )
+    path = Path("/work/shared/data/inventory-samples/glpi-json/computer_2.json")
+    sample = json.loads(path.read_text())
     return {"format": "glpi-inventory", "content": sample.get("content", sample), **envelope}
 
 
