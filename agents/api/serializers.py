@@ -38,8 +38,30 @@ class AgentGroupSerializer(serializers.ModelSerializer):
             "stale_after_missed",
             "default_ci_type",
             "raise_incidents",
+            "version",
         ]
         extra_kwargs = {"interval_seconds": {"min_value": 60, "max_value": 7 * 86400}}
+
+    version = serializers.CharField(
+        required=False,
+        write_only=True,
+        max_length=64,
+        help_text="The version you read (changes with every save); required to change a policy.",
+    )
+
+    def to_representation(self, instance):
+        from ..policies import policy_version
+
+        data = super().to_representation(instance)
+        data["version"] = policy_version(instance)
+        return data
+
+    def validate(self, attrs):
+        if self.instance is not None and "version" not in attrs:
+            raise serializers.ValidationError(
+                {"version": ["Send the version you read (optimistic locking)."]}
+            )
+        return attrs
 
 
 class AgentSerializer(serializers.ModelSerializer):
