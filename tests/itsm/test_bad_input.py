@@ -276,3 +276,28 @@ def test_a_native_report_with_an_impossible_event_date_answers_400(client):
     assert not InventoryReport.objects.exists()
     document["events"][0]["at"] = "2026-02-28T08:00:00Z"
     assert agent.post(client, document).status_code == 202
+
+
+def _registered_prefixes():
+    from agents.api.urls import router as agents_router
+    from cmdb.api.urls import router as cmdb_router
+
+    for base, router in (("/api/v1/cmdb/", cmdb_router), ("/api/v1/agents/", agents_router)):
+        for prefix, _viewset, _basename in router.registry:
+            yield base + (prefix + "/" if prefix else "")
+
+
+@pytest.mark.parametrize("prefix", list(_registered_prefixes()))
+@pytest.mark.parametrize("ident", ["abc", "1.5", "%00", "99999999999999999999999"])
+def test_every_api_resource_answers_4xx_to_odd_ids(manager_api, prefix, ident):
+    url = f"{prefix}{ident}/"
+    for method in ("get", "delete", "patch"):
+        response = getattr(manager_api, method)(url, {}, format="json")
+        assert 400 <= response.status_code < 500, (method, url, response.status_code)
+
+
+@pytest.mark.parametrize("value", BAD_DATETIMES)
+def test_api_csv_export_refuses_bad_datetimes(manager_api, value):
+    CIFactory()
+    response = manager_api.get("/api/v1/cmdb/export/cis/", {"updated_after": value})
+    assert response.status_code == 400, response.status_code
