@@ -301,3 +301,29 @@ def test_api_csv_export_refuses_bad_datetimes(manager_api, value):
     CIFactory()
     response = manager_api.get("/api/v1/cmdb/export/cis/", {"updated_after": value})
     assert response.status_code == 400, response.status_code
+
+
+# --- safety nets of the API exception handler ---------------------------------------------
+
+
+def test_the_exception_handler_turns_database_refusals_into_4xx():
+    from django.db import DataError
+    from django.db.models import ProtectedError
+
+    from itsm.exceptions import api_exception_handler
+
+    response = api_exception_handler(DataError("value out of range"), {})
+    assert response.status_code == 400 and "detail" in response.data
+    response = api_exception_handler(ProtectedError("in use", {"agent web-01"}), {})
+    assert response.status_code == 409 and response.data["used_by"] == ["agent web-01"]
+
+
+@pytest.mark.parametrize("bad", [NUL, SURROGATE], ids=["nul", "lone-surrogate"])
+def test_unstorable_characters_in_a_policy_answer_400(manager_api, bad):
+    from agents.models import AgentGroup
+
+    before = AgentGroup.objects.count()
+    body = json.dumps({"name": "{bad}", "description": "x"}).replace("{bad}", json.dumps(bad)[1:-1])
+    response = post_raw(manager_api, "/api/v1/agents/policies/", body)
+    assert response.status_code == 400 and "name" in response.json()
+    assert AgentGroup.objects.count() == before
