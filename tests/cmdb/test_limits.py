@@ -131,3 +131,21 @@ def test_request_data_too_big_in_the_api_answers_json_413(manager_api, settings)
 
     response = api_exception_handler(RequestDataTooBig("too big"), {})
     assert response.status_code == 413 and "detail" in response.data
+
+
+def test_the_html_ci_list_neither_loads_nor_renders_attributes(client, cmdb_manager, settings):
+    """A list page of CIs with the largest attributes allowed stays small: attributes are
+    shown on the detail page only, so the list does not even fetch them."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    big = {"os": "x", "blob": "y" * 60_000}
+    for n in range(3):
+        CIFactory(name=f"big-{n}", attributes=big)
+    client.force_login(cmdb_manager)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/cmdb/cis/")
+    assert response.status_code == 200
+    assert len(response.content) < 60_000
+    ci_queries = [q["sql"] for q in queries if 'FROM "cmdb_configurationitem"' in q["sql"]]
+    assert ci_queries and not any('"attributes"' in sql for sql in ci_queries)
