@@ -20,9 +20,15 @@ from rest_framework.parsers import JSONParser
 #: A NUL or a surrogate code point. Python's json decodes a valid surrogate pair into one
 #: character, so any surrogate left in a decoded string is a lone one.
 UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-#: The JSON escapes that can produce one (raw NUL bytes and raw surrogates are invalid JSON
-#: or invalid UTF-8 already): a body without them needs no string-by-string check.
-_UNSTORABLE_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+#: The JSON escapes that can produce one: `\u0000`, a high surrogate not followed by a low
+#: one, a low surrogate not preceded by a high one (raw NUL bytes and raw surrogates are
+#: invalid JSON or invalid UTF-8 already). A body without them (emoji escaped as pairs
+#: included) needs no string-by-string check; a false alarm only costs the slower check.
+_UNSTORABLE_ESCAPE = re.compile(
+    rb"\\u(?:0000"
+    rb"|[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])"
+    rb"|(?<![dD][89abAB][0-9a-fA-F]{2}\\u)[dD][c-fC-F][0-9a-fA-F]{2})"
+)
 
 
 class PayloadTooLarge(exceptions.APIException):
@@ -44,6 +50,23 @@ def describe(path: tuple) -> str:
 def has_unstorable(text: str) -> bool:
     """True when `text` holds a NUL character or a lone surrogate."""
     return UNSTORABLE.search(text) is not None
+
+
+def _deeper_than(document: Any, max_depth: int) -> bool:
+    """True when containers nest deeper than `max_depth` (fast: containers only, no paths)."""
+    if type(document) is not dict and type(document) is not list:
+        return False
+    stack: list[tuple[Any, int]] = [(document, 1)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        value, depth = pop()
+        if depth > max_depth:
+            return True
+        for child in value.values() if type(value) is dict else value:
+            kind = type(child)
+            if kind is dict or kind is list:
+                push((child, depth + 1))
+    return False
 
 
 def check_document(document: Any, *, max_depth: int, check_strings: bool = True) -> None:
@@ -97,9 +120,8 @@ class SafeJSONParser(JSONParser):
             raise exceptions.ParseError("JSON parse error - nested too deeply.") from exc
         except ValueError as exc:
             raise exceptions.ParseError(f"JSON parse error - {exc}") from exc
-        check_document(
-            data,
-            max_depth=settings.API_JSON_MAX_DEPTH,
-            check_strings=_UNSTORABLE_ESCAPE.search(raw) is not None,
-        )
+        max_depth = settings.API_JSON_MAX_DEPTH
+        suspicious = _UNSTORABLE_ESCAPE.search(raw) is not None
+        if suspicious or _deeper_than(data, max_depth):
+            check_document(data, max_depth=max_depth, check_strings=suspicious)
         return data

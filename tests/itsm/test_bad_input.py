@@ -327,3 +327,34 @@ def test_unstorable_characters_in_a_policy_answer_400(manager_api, bad):
     response = post_raw(manager_api, "/api/v1/agents/policies/", body)
     assert response.status_code == 400 and "name" in response.json()
     assert AgentGroup.objects.count() == before
+
+
+@pytest.mark.parametrize(
+    ("escaped", "refused"),
+    [
+        ("\\ud83d\\ude00", False),
+        ("\\uD83D\\uDE00", False),
+        ("caf\\u00e9", False),
+        ("\\ud800", True),
+        ("\\ud800x", True),
+        ("\\udc00", True),
+        ("\\ude00\\ude00", True),
+        ("\\ud83d\\ude00\\ude00", True),
+        ("\\ud83d\\ud83d\\ude00", True),
+        ("\\u0000", True),
+    ],
+)
+def test_the_parser_refuses_exactly_nul_and_lone_surrogates(escaped, refused):
+    import io
+
+    from rest_framework.exceptions import ValidationError
+
+    from itsm.parsers import SafeJSONParser
+
+    body = f'{{"a": ["{escaped}"]}}'.encode()
+    if refused:
+        with pytest.raises(ValidationError) as info:
+            SafeJSONParser().parse(io.BytesIO(body))
+        assert "a[0]" in info.value.detail
+    else:
+        assert SafeJSONParser().parse(io.BytesIO(body)) == json.loads(body)
