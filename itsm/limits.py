@@ -12,6 +12,11 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from .parsers import has_unstorable
+
+UNSTORABLE = "NUL characters and lone surrogates are not allowed."
+UNSTORABLE_KEY = "NUL characters and lone surrogates are not allowed in keys."
+
 
 def limit(name: str) -> int:
     """The configured value of a limit (`CMDB_ATTRIBUTE_MAX_KEYS`, …)."""
@@ -19,7 +24,9 @@ def limit(name: str) -> int:
 
 
 def check_attribute_limits(attributes: Any, *, field: str = "attributes") -> None:
-    """Refuse attributes past the configured limits with a field error naming the limit.
+    """Refuse attributes past the configured limits with a field error naming the limit, and
+    strings the database cannot store (NUL characters, lone surrogates) whatever the way in
+    (API, the HTML form's JSON text, CSV import).
 
     Limits: `CMDB_ATTRIBUTE_MAX_STRING` characters per string (keys and values),
     `CMDB_ATTRIBUTE_MAX_KEYS` keys in all (nested objects included), `CMDB_ATTRIBUTE_MAX_DEPTH`
@@ -45,12 +52,20 @@ def check_attribute_limits(attributes: Any, *, field: str = "attributes") -> Non
         else:
             items = enumerate(value)
         for key, child in items:
-            if isinstance(key, str) and len(key) > max_string:
-                raise ValidationError({field: [f"A key is longer than {max_string} characters."]})
+            if isinstance(key, str):
+                if len(key) > max_string:
+                    raise ValidationError(
+                        {field: [f"A key is longer than {max_string} characters."]}
+                    )
+                if has_unstorable(key):
+                    raise ValidationError({field: [UNSTORABLE_KEY]})
             if isinstance(child, dict | list):
                 stack.append((child, depth + 1))
-            elif isinstance(child, str) and len(child) > max_string:
-                raise ValidationError({field: [f"{key}: longer than {max_string} characters."]})
+            elif isinstance(child, str):
+                if len(child) > max_string:
+                    raise ValidationError({field: [f"{key}: longer than {max_string} characters."]})
+                if has_unstorable(child):
+                    raise ValidationError({field: [f"{key}: {UNSTORABLE}"]})
     max_bytes = limit("CMDB_ATTRIBUTE_MAX_BYTES")
     size = len(json.dumps(attributes, ensure_ascii=False, separators=(",", ":")).encode())
     if size > max_bytes:

@@ -149,3 +149,25 @@ def test_the_html_ci_list_neither_loads_nor_renders_attributes(client, cmdb_mana
     assert len(response.content) < 60_000
     ci_queries = [q["sql"] for q in queries if 'FROM "cmdb_configurationitem"' in q["sql"]]
     assert ci_queries and not any('"attributes"' in sql for sql in ci_queries)
+
+
+@pytest.mark.parametrize("escaped", ["\\u0000", "\\ud800"])
+def test_unstorable_characters_in_the_html_forms_json_answer_a_form_error(
+    client, cmdb_manager, escaped
+):
+    """The CI form's attributes are JSON text: `\\u0000` arrives as six harmless characters
+    and only becomes a NUL once decoded, past the request guard."""
+    ci_type = server_type()
+    client.force_login(cmdb_manager)
+    response = client.post(
+        "/cmdb/cis/new/",
+        {
+            "name": "web-01",
+            "ci_type": ci_type.pk,
+            "status": "ordered",
+            "attributes": '{"os": "x", "note": "bad' + escaped + '"}',
+        },
+    )
+    assert response.status_code in (200, 400)
+    assert not ConfigurationItem.objects.exists()
+    assert "not allowed" in response.content.decode()
