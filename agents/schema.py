@@ -14,6 +14,8 @@ from typing import Any
 
 import fastjsonschema
 
+from itsm.parsers import find_unstorable, might_hold_unstorable
+
 MAX_DEPTH = 24
 MAX_ARRAY_ITEMS = 50_000
 MAX_STRING = 65_536
@@ -179,6 +181,10 @@ def parse_json(body: bytes) -> Any:
         document = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise ReportInvalid(f"The body is not valid JSON: {exc}", reason="invalid_json") from exc
+    if might_hold_unstorable(body):
+        where = find_unstorable(document)
+        if where is not None:
+            raise ReportInvalid(f"{where}: NUL characters and lone surrogates are not allowed")
     if type(document) is dict and document.get("format") == "fusion-xml":
         # The XML text is one long string, bounded by the body size; the XML parser has its
         # own limits (no DTDs, no entities).

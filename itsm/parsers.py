@@ -52,6 +52,32 @@ def has_unstorable(text: str) -> bool:
     return UNSTORABLE.search(text) is not None
 
 
+def might_hold_unstorable(raw: bytes) -> bool:
+    """True when a JSON body has an escape that may decode to a NUL or a lone surrogate (cheap;
+    when False, no decoded string holds one)."""
+    return _UNSTORABLE_ESCAPE.search(raw) is not None
+
+
+def find_unstorable(document: Any) -> str | None:
+    """Where (`describe` path) the first NUL or lone surrogate of a decoded document is, or None."""
+    stack: list[tuple[Any, tuple]] = [(document, ())]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, str):
+            if has_unstorable(value):
+                return describe(path)
+            continue
+        if not isinstance(value, dict | list):
+            continue
+        items: Any = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, child in items:
+            if isinstance(key, str) and has_unstorable(key):
+                return describe(path)
+            if isinstance(child, dict | list | str):
+                stack.append((child, (*path, key)))
+    return None
+
+
 def _deeper_than(document: Any, max_depth: int) -> bool:
     """True when containers nest deeper than `max_depth` (fast: containers only, no paths)."""
     if type(document) is not dict and type(document) is not list:
@@ -121,7 +147,7 @@ class SafeJSONParser(JSONParser):
         except ValueError as exc:
             raise exceptions.ParseError(f"JSON parse error - {exc}") from exc
         max_depth = settings.API_JSON_MAX_DEPTH
-        suspicious = _UNSTORABLE_ESCAPE.search(raw) is not None
+        suspicious = might_hold_unstorable(raw)
         if suspicious or _deeper_than(data, max_depth):
             check_document(data, max_depth=max_depth, check_strings=suspicious)
         return data

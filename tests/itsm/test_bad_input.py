@@ -358,3 +358,18 @@ def test_the_parser_refuses_exactly_nul_and_lone_surrogates(escaped, refused):
         assert "a[0]" in info.value.detail
     else:
         assert SafeJSONParser().parse(io.BytesIO(body)) == json.loads(body)
+
+
+@pytest.mark.parametrize("bad", [NUL, SURROGATE], ids=["nul", "lone-surrogate"])
+def test_a_signed_report_with_unstorable_characters_answers_400(client, bad):
+    from agents.models import InventoryReport
+    from tests.agents.conftest import make_agent, native_report
+
+    agent = make_agent()
+    document = native_report()
+    document["software"][0]["name"] = bad
+    body = json.dumps(document, separators=(",", ":")).encode()
+    response = agent.post(client, body=body)
+    assert response.status_code == 400, response.content
+    assert "software[0].name" in response.json()["detail"]
+    assert not InventoryReport.objects.exists()
