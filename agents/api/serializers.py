@@ -18,6 +18,16 @@ from ..models import (
 )
 
 
+class PolicyVersionField(serializers.CharField):
+    """A policy's version: read from its fields (agents.policies.policy_version), sent back on
+    a change so that a save over someone else's answers 409."""
+
+    def get_attribute(self, instance):
+        from ..policies import policy_version
+
+        return policy_version(instance)
+
+
 class AgentGroupSerializer(serializers.ModelSerializer):
     default_ci_type = serializers.SlugRelatedField(
         slug_field="slug", queryset=CIType.objects.all(), required=False, allow_null=True
@@ -42,19 +52,11 @@ class AgentGroupSerializer(serializers.ModelSerializer):
         ]
         extra_kwargs = {"interval_seconds": {"min_value": 60, "max_value": 7 * 86400}}
 
-    version = serializers.CharField(
+    version = PolicyVersionField(
         required=False,
-        write_only=True,
         max_length=64,
         help_text="The version you read (changes with every save); required to change a policy.",
     )
-
-    def to_representation(self, instance):
-        from ..policies import policy_version
-
-        data = super().to_representation(instance)
-        data["version"] = policy_version(instance)
-        return data
 
     def validate(self, attrs):
         if self.instance is not None and "version" not in attrs:
