@@ -8,6 +8,8 @@ from django.db.models import Q
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
+from itsm.datetimes import StorableIsoDateTimeFilter
+
 from .choices import CIStatus
 from .identifiers import normalize_hostname
 from .models import CIType, ConfigurationItem, Department, Relationship, RelationshipType, Site
@@ -41,8 +43,8 @@ class CIFilterSet(django_filters.FilterSet):
     site = django_filters.ModelChoiceFilter(queryset=Site.objects.all())
     software = django_filters.CharFilter(method="filter_noop", label="Software (product name)")
     software_version = django_filters.CharFilter(method="filter_noop", label="Software version")
-    updated_after = django_filters.IsoDateTimeFilter(field_name="updated", lookup_expr="gte")
-    updated_before = django_filters.IsoDateTimeFilter(field_name="updated", lookup_expr="lt")
+    updated_after = StorableIsoDateTimeFilter(field_name="updated", lookup_expr="gte")
+    updated_before = StorableIsoDateTimeFilter(field_name="updated", lookup_expr="lt")
 
     class Meta:
         model = ConfigurationItem

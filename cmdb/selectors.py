@@ -30,7 +30,7 @@ MAX_IMPACT_NODES = 5000
 def ci_list_queryset() -> QuerySet[ConfigurationItem]:
     """The CI list with what a list row shows, in a fixed number of queries."""
     return ConfigurationItem.objects.select_related("ci_type", "owner").defer(
-        "ci_type__attribute_schema", "ci_type__description", "owner__password"
+        "attributes", "ci_type__attribute_schema", "ci_type__description", "owner__password"
     )
 
 

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from itsm import audit
 from itsm.exceptions import ApplicationError, ConflictError, PermissionDeniedError  # noqa: F401 - re-exported
+from itsm.limits import check_attribute_limits
 from itsm.permissions import require_permission  # also imported from here by other apps
 
 from .choices import CI_TRANSITIONS, CIRoleKind, CIStatus
@@ -133,6 +134,7 @@ def validate_attributes(ci_type: CIType, attributes: Any) -> None:
     """Validate `attributes` against the CI type's JSON Schema; raise a field error listing each problem."""
     if not isinstance(attributes, dict):
         raise ValidationError({"attributes": ["Must be a JSON object."]})
+    check_attribute_limits(attributes)
     schema = ci_type.attribute_schema or {}
     if not schema:
         return

@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
 from itsm import caching
+from itsm.datetimes import StorableDateTimeField
 
 from ..choices import CIStatus, ImpactDirection
 from ..history_display import summary
@@ -201,7 +202,7 @@ class SoftwareItemSerializer(serializers.Serializer):
 
 
 class AsOfQuerySerializer(serializers.Serializer):
-    at = serializers.DateTimeField()
+    at = StorableDateTimeField()
 
 
 class RelationshipTypeSerializer(serializers.ModelSerializer):

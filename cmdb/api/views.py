@@ -6,16 +6,17 @@ import hashlib
 
 from django.core.cache import cache
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
+from rest_framework.generics import get_object_or_404
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from itsm import caching
+from itsm.limits import check_list_length
 from itsm.permissions import HasPerm
 
 from .. import selectors, services
@@ -228,6 +229,7 @@ class CIViewSet(viewsets.ModelViewSet):
         if request.method == "PUT":
             if not request.user.has_perm("cmdb.change_configurationitem"):
                 self.permission_denied(request, message="You may not change this CI's software.")
+            check_list_length(request.data, setting="CMDB_SOFTWARE_MAX_ITEMS")
             body = s.SoftwareItemSerializer(data=request.data, many=True)
             body.is_valid(raise_exception=True)
             services.software_replace(
