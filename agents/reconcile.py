@@ -36,6 +36,7 @@ from cmdb.models import (
     NetworkInterface,
     StorageVolume,
 )
+from cmdb.selectors import field_owners  # a CMDB read; `agents.reconcile.field_owners` still works
 from itsm.exceptions import ApplicationError
 
 from .choices import DiscrepancyKind, DiscrepancyStatus, EventSeverity
@@ -96,17 +97,6 @@ class Outcome:
 
 def section_hash(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:32]
-
-
-def field_owners(ci_type: CIType) -> dict[str, str]:
-    """Owner of each field for a CI type: the type's own rows over the defaults."""
-    owners: dict[str, str] = {}
-    rows = FieldOwner.objects.filter(Q(ci_type__isnull=True) | Q(ci_type=ci_type)).values_list(
-        "ci_type_id", "field", "owner"
-    )
-    for _type_id, name, owner in sorted(rows, key=lambda r: r[0] is not None):
-        owners[name] = owner
-    return owners
 
 
 def agent_owns(owners: dict[str, str], name: str) -> bool:

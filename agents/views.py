@@ -8,7 +8,6 @@ import hashlib
 import json
 
 from django.contrib import messages
-from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Count, QuerySet
@@ -24,6 +23,7 @@ from django.views.decorators.http import require_POST
 from cmdb.choices import ChangeSource
 from cmdb.history import ChangeContext
 from itsm.exceptions import ApplicationError
+from itsm.permissions import permission_required
 
 from . import selectors, services
 from .choices import AgentStatus, DiscrepancyKind, DiscrepancyStatus, RejectionReason

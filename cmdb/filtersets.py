@@ -8,6 +8,8 @@ from django.db.models import Q
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
+from itsm.filters import FilterSet
+
 from .choices import CIStatus
 from .identifiers import normalize_hostname
 from .models import CIType, ConfigurationItem, Department, Relationship, RelationshipType, Site
@@ -19,7 +21,7 @@ class SlugMultipleChoiceFilter(django_filters.ModelMultipleChoiceFilter):
     """Several objects by slug: `?ci_type=server&ci_type=laptop`."""
 
 
-class CIFilterSet(django_filters.FilterSet):
+class CIFilterSet(FilterSet):
     """Filters of the CI list: `?ci_type=server&status=production&software=openssl&software_version=3.0.2`."""
 
     q = django_filters.CharFilter(method="filter_q", label="Search")
@@ -90,7 +92,7 @@ class CIFilterSet(django_filters.FilterSet):
         return queryset
 
 
-class RelationshipFilterSet(django_filters.FilterSet):
+class RelationshipFilterSet(FilterSet):
     """Filters of the relationship list: by either end, by type."""
 
     source = django_filters.NumberFilter(field_name="source_id")
@@ -108,7 +110,7 @@ class RelationshipFilterSet(django_filters.FilterSet):
         return queryset.filter(Q(source_id=value) | Q(target_id=value))
 
 
-class CITypeFilterSet(django_filters.FilterSet):
+class CITypeFilterSet(FilterSet):
     q = django_filters.CharFilter(field_name="name", lookup_expr="icontains")
     slug = django_filters.CharFilter()
 
@@ -117,7 +119,7 @@ class CITypeFilterSet(django_filters.FilterSet):
         fields = []
 
 
-class RelationshipTypeFilterSet(django_filters.FilterSet):
+class RelationshipTypeFilterSet(FilterSet):
     slug = django_filters.CharFilter()
 
     class Meta:

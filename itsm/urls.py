@@ -20,8 +20,13 @@ urlpatterns = [
     path("login/", login_not_required(views.LoginView.as_view()), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", views.healthz, name="healthz"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("cmdb/", include("cmdb.urls")),
     path("agents/", include("agents.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
 ]
+
+handler403 = "itsm.views.permission_denied"
+handler404 = "itsm.views.page_not_found"
+handler500 = "itsm.views.server_error"
