@@ -110,7 +110,9 @@ def test_export_of_the_filtered_list(manager_client, fleet):
     assert [row["name"] for row in rows] == ["web-01"]
     everything = manager_client.get(f"/cmdb/export/cis.csv?{EMPTY_FORM}")
     assert everything.status_code == 200
-    assert len(list(csv.DictReader(io.StringIO(b"".join(everything.streaming_content).decode())))) == 3
+    assert (
+        len(list(csv.DictReader(io.StringIO(b"".join(everything.streaming_content).decode())))) == 3
+    )
 
 
 def test_api_accepts_empty_filter_values_and_still_refuses_unknown_ones(manager_api, fleet):
@@ -206,7 +208,9 @@ def test_builtin_classes_have_their_flags():
     capable = set(CIType.objects.filter(agent_capable=True).values_list("slug", flat=True))
     assert {"server", "virtual-machine", "desktop", "laptop"} <= capable
     assert not {"application", "business-service", "database"} & capable
-    upstream = set(CIType.objects.filter(impact_direction="upstream").values_list("slug", flat=True))
+    upstream = set(
+        CIType.objects.filter(impact_direction="upstream").values_list("slug", flat=True)
+    )
     assert upstream == {"application", "business-service"}
 
 
@@ -338,3 +342,40 @@ def test_impact_counts_are_pluralised(manager_client, fleet):
         f"/cmdb/cis/{fleet['web'].pk}/impact/?direction=downstream&depth=1"
     ).content.decode()
     assert "1 CI downstream within 1 hop." in html
+
+
+# --- query counts of the CI page, pinned ----------------------------------------------------
+
+
+def _populate(ci, others, make_user, n):
+    for other in others[:n]:
+        if not ci.outgoing.filter(target=other).exists():
+            link(ci, other)
+    services.software_replace(
+        context=SYSTEM, ci=ci, items=[{"name": f"pkg{i}", "version": "1"} for i in range(n * 5)]
+    )
+    services.ci_set_roles(
+        context=SYSTEM, ci_id=ci.pk, roles=[(make_user(None), "systems_manager") for _ in range(n)]
+    )
+
+
+@pytest.mark.parametrize(("agent_capable", "queries"), [(True, 18), (False, 10)])
+def test_ci_page_query_count_is_pinned(
+    manager_client, make_user, django_assert_num_queries, settings, agent_capable, queries
+):
+    """Agent classes: + software (count, page) and the agents panel (report, events,
+    discrepancies, agents, interfaces, volumes). Without a shared cache (Redis), every request
+    also reads its session, user and permissions."""
+    if not settings.SHARED_CACHE:
+        queries += 3
+    ci_type = CITypeFactory(name="Pinned", slug="pinned", agent_capable=agent_capable)
+    ci, *others = [CIFactory(ci_type=ci_type) for _ in range(6)]
+    url = ci.get_absolute_url()
+    _populate(ci, others, make_user, 1)
+    manager_client.get(url)  # warm what is cached across requests (permissions)
+    with django_assert_num_queries(queries):
+        assert manager_client.get(url).status_code == 200
+    _populate(ci, others, make_user, 5)
+    manager_client.get(url)
+    with django_assert_num_queries(queries):
+        assert manager_client.get(url).status_code == 200
