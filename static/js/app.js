@@ -59,3 +59,23 @@ document.addEventListener("click", function (event) {
     button.setAttribute("aria-expanded", open ? "true" : "false");
   }
 });
+
+// Tables scroll inside their own box on small screens instead of widening the page: wrap any
+// table a template did not already put in a .table-responsive box (also after htmx swaps).
+function wrapTables(root) {
+  root.querySelectorAll("main table").forEach(function (table) {
+    if (table.closest(".table-responsive")) {
+      return;
+    }
+    const box = document.createElement("div");
+    box.className = "table-responsive";
+    table.parentNode.insertBefore(box, table);
+    box.appendChild(table);
+  });
+}
+document.addEventListener("DOMContentLoaded", function () {
+  wrapTables(document);
+});
+document.addEventListener("htmx:afterSettle", function () {
+  wrapTables(document);
+});

@@ -11,7 +11,7 @@ import pytest
 from cmdb import services
 from cmdb.models import CIType, ConfigurationItem
 from itsm import roles
-from tests.factories import SYSTEM, CIFactory
+from tests.factories import SYSTEM, CIFactory, link
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -121,13 +121,16 @@ def test_a_phone_screen_neither_scrolls_sideways_nor_hides_the_menu(
     long_name = "very-long-ci-name-" + "x" * 182
     assert len(long_name) == 200
     ci = CIFactory(name=long_name, ci_type=CIType.objects.get(slug="server"))
-    CIFactory(name="short-01", ci_type=CIType.objects.get(slug="server"))
+    short = CIFactory(name="short-01", ci_type=CIType.objects.get(slug="server"))
+    link(ci, short)
     context = browser.new_context(viewport={"width": 390, "height": 844})
     page = context.new_page()
     page.set_default_timeout(15_000)
     try:
         log_in(page, live_server, make_user)
-        for path in ("/cmdb/cis/", f"/cmdb/cis/{ci.pk}/", "/"):
+        pages = ["/cmdb/cis/", f"/cmdb/cis/{ci.pk}/", "/", "/cmdb/relationships/", "/agents/"]
+        pages += ["/agents/discrepancies/", "/agents/health/", "/cmdb/import/"]
+        for path in pages:
             page.goto(f"{live_server.url}{path}")
             width = page.evaluate("document.scrollingElement.scrollWidth")
             assert width <= 390, (path, width)
