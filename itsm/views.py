@@ -58,6 +58,10 @@ def favicon(request):
 # --- error pages (handler403/404/500 in itsm/urls.py) ---------------------------------------
 
 
+def _is_api(request) -> bool:
+    return request.path.startswith("/api/")
+
+
 @requires_csrf_token
 def permission_denied(request, exception=None):
     """403 with the navigation, and the role that would be needed when the view said so
@@ -72,7 +76,9 @@ def permission_denied(request, exception=None):
 
 @requires_csrf_token
 def page_not_found(request, exception=None):
-    """404 with the navigation."""
+    """404 with the navigation; JSON under /api/ (the API answers JSON, always)."""
+    if _is_api(request):
+        return JsonResponse({"detail": "Not found."}, status=404)
     return render(request, "404.html", {"request_path": request.path}, status=404)
 
 
@@ -80,6 +86,8 @@ def page_not_found(request, exception=None):
 def server_error(request):
     """500: rendered without the request's context (the error may come from it: a broken
     database or session), so the page needs nothing but URLs and static files."""
+    if _is_api(request):
+        return JsonResponse({"detail": "Server error."}, status=500)
     try:
         return HttpResponseServerError(loader.get_template("500.html").render())
     except Exception:  # the template itself failed: answer plain text rather than nothing

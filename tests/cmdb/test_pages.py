@@ -301,6 +301,11 @@ def test_404_page_has_the_navigation(manager_client):
     assert response.status_code == 404 and "/no/such/page/" in response.content.decode()
 
 
+def test_unknown_api_paths_answer_json(manager_api):
+    response = manager_api.get("/api/v1/no-such-resource/")
+    assert response.status_code == 404 and response.json() == {"detail": "Not found."}
+
+
 def test_500_page_renders_without_a_request_context():
     from itsm.views import server_error
 
@@ -309,6 +314,8 @@ def test_500_page_renders_without_a_request_context():
     html = response.content.decode()
     assert "Something went wrong" in html
     assert 'href="/cmdb/cis/"' in html and "favicon.svg" in html
+    api = server_error(RequestFactory().get("/api/v1/cmdb/cis/"))
+    assert api.status_code == 500 and api["Content-Type"] == "application/json"
 
 
 def test_favicon_is_linked_and_served(manager_client):
