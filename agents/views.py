@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 
 from django.contrib import messages
-from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, QuerySet
@@ -21,6 +20,7 @@ from django.views.decorators.http import require_POST
 from cmdb.choices import ChangeSource
 from cmdb.history import ChangeContext
 from itsm.exceptions import ApplicationError, ConflictError
+from itsm.permissions import permission_required
 
 from . import binding, policies, selectors, services
 from .choices import AgentStatus, DiscrepancyKind, DiscrepancyStatus, RejectionReason

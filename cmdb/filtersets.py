@@ -9,6 +9,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
 from itsm.datetimes import StorableIsoDateTimeFilter
+from itsm.filters import FilterSet
 
 from .choices import CIStatus
 from .identifiers import normalize_hostname
@@ -21,7 +22,7 @@ class SlugMultipleChoiceFilter(django_filters.ModelMultipleChoiceFilter):
     """Several objects by slug: `?ci_type=server&ci_type=laptop`."""
 
 
-class CIFilterSet(django_filters.FilterSet):
+class CIFilterSet(FilterSet):
     """Filters of the CI list: `?ci_type=server&status=production&software=openssl&software_version=3.0.2`."""
 
     q = django_filters.CharFilter(method="filter_q", label="Search")
@@ -92,7 +93,7 @@ class CIFilterSet(django_filters.FilterSet):
         return queryset
 
 
-class RelationshipFilterSet(django_filters.FilterSet):
+class RelationshipFilterSet(FilterSet):
     """Filters of the relationship list: by either end, by type."""
 
     source = django_filters.NumberFilter(field_name="source_id")
@@ -110,7 +111,7 @@ class RelationshipFilterSet(django_filters.FilterSet):
         return queryset.filter(Q(source_id=value) | Q(target_id=value))
 
 
-class CITypeFilterSet(django_filters.FilterSet):
+class CITypeFilterSet(FilterSet):
     q = django_filters.CharFilter(field_name="name", lookup_expr="icontains")
     slug = django_filters.CharFilter()
 
@@ -119,7 +120,7 @@ class CITypeFilterSet(django_filters.FilterSet):
         fields = []
 
 
-class RelationshipTypeFilterSet(django_filters.FilterSet):
+class RelationshipTypeFilterSet(FilterSet):
     slug = django_filters.CharFilter()
 
     class Meta:

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from itsm.models import AuditEntry
 
-from .choices import ChangeSource, CIRoleKind, CIStatus
+from .choices import ChangeSource, CIRoleKind, CIStatus, ImpactDirection
 
 
 class Site(models.Model):
@@ -77,6 +77,20 @@ class CIType(models.Model):
         "hardware",
         default=False,
         help_text="Machines that agents report on (servers, desktops, laptops…).",
+    )
+    agent_capable = models.BooleanField(
+        "can carry an agent",
+        default=False,
+        help_text="Its CIs can run an inventory agent: their page shows discovery, storage and "
+        "installed software.",
+    )
+    impact_direction = models.CharField(
+        "impact view opens",
+        max_length=20,
+        choices=ImpactDirection.choices,
+        default=ImpactDirection.DOWNSTREAM,
+        help_text="Direction the CI page's impact view shows first: upstream (what it depends "
+        "on) suits business services and applications.",
     )
 
     class Meta:

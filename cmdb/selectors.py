@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from .choices import ImpactDirection
 from .history import TRACKED_FIELDS, snapshot
@@ -15,6 +15,7 @@ from .history_display import Line, ReadableEntry, readable_entries, readable_fie
 from .models import (
     CIType,
     ConfigurationItem,
+    FieldOwner,
     HistoryEntry,
     InstalledSoftware,
     Relationship,
@@ -36,6 +37,18 @@ def ci_list_queryset() -> QuerySet[ConfigurationItem]:
 
 def ci_detail_queryset() -> QuerySet[ConfigurationItem]:
     return ConfigurationItem.objects.select_related("ci_type", "owner", "department", "site")
+
+
+def field_owners(ci_type: CIType) -> dict[str, str]:
+    """Owner (`agent` or `people`) of each field for a CI type: the type's own rows over the
+    defaults. One query."""
+    owners: dict[str, str] = {}
+    rows = FieldOwner.objects.filter(Q(ci_type__isnull=True) | Q(ci_type=ci_type)).values_list(
+        "ci_type_id", "field", "owner"
+    )
+    for _type_id, name, owner in sorted(rows, key=lambda r: r[0] is not None):
+        owners[name] = owner
+    return owners
 
 
 def cis_running(queryset: QuerySet[ConfigurationItem], *, product: str, version: str | None = None):

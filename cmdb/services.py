@@ -22,7 +22,7 @@ from itsm.exceptions import ApplicationError, ConflictError, PermissionDeniedErr
 from itsm.limits import check_attribute_limits
 from itsm.permissions import require_permission  # also imported from here by other apps
 
-from .choices import CI_TRANSITIONS, CIRoleKind, CIStatus
+from .choices import CI_TRANSITIONS, CIRoleKind, CIStatus, allowed_moves
 from .history import ChangeContext, diff, new_entry, record_change, record_many, snapshot
 from .identifiers import normalize_hostname, normalize_serial, normalize_uuid
 from .models import (
@@ -437,11 +437,16 @@ def ci_transition(
             "The CI was changed by someone else; reload it.", extra={"current_version": ci.version}
         )
     if to_status not in CI_TRANSITIONS[ci.status]:
-        allowed = ", ".join(sorted(CI_TRANSITIONS[ci.status])) or "none: it is final"
+        current, target = CIStatus(ci.status).label, CIStatus(to_status).label
+        allowed = ", ".join(CIStatus(s).label for s in allowed_moves(ci.status))
         raise ApplicationError(
-            f"A CI cannot move from {ci.status} to {to_status}. Allowed from {ci.status}: {allowed}.",
+            f"A CI cannot move from {current} to {target}. "
+            f"Allowed from {current}: {allowed or 'none, it is final'}.",
             extra={"status": ci.status, "allowed": sorted(CI_TRANSITIONS[ci.status])},
         )
+    if to_status == CIStatus.DISPOSED and not (context.reason or "").strip():
+        message = "Give a reason to dispose of a CI: disposal is final."
+        raise ApplicationError(message, extra={"reason": [message]})
     from_status = ci.status
     ci.status = to_status
     ci.version += 1

@@ -37,6 +37,7 @@ def restore_reference_data() -> None:
     for module in (
         "cmdb.migrations.0002_standard_types",
         "cmdb.migrations.0004_default_field_owners",
+        "cmdb.migrations.0009_ci_page_by_class",
     ):
         importlib.import_module(module).create(apps, None)
     roles.sync_roles_after_migrate(sender=None)
