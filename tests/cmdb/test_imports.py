@@ -21,7 +21,6 @@ from itsm.exceptions import PermissionDeniedError
 from tests.factories import (
     SYSTEM,
     CIFactory,
-    CITypeFactory,
     DepartmentFactory,
     RelationshipTypeFactory,
     SiteFactory,
@@ -266,7 +265,9 @@ def test_an_update_checks_the_attributes_against_the_schema(cmdb_manager):
         rows=rows_of("id,attr:cpu_cores,version", f"{ci.pk},0,1"),
         dry_run=False,
     )
-    assert errors_by_row(good) == {2: {"attr:cpu_cores": ["cpu_cores: 0 is less than the minimum of 1"]}}
+    assert errors_by_row(good) == {
+        2: {"attr:cpu_cores": ["cpu_cores: 0 is less than the minimum of 1"]}
+    }
     ci.refresh_from_db()
     assert (ci.attributes, ci.version) == ({"os": "Debian 12"}, 1)
 
