@@ -1,8 +1,10 @@
 """Django admin for every CMDB model. CI edits made here are recorded in history too."""
 
 from django.contrib import admin
+from django.contrib.auth import get_permission_codename
+from import_export.admin import ExportMixin, ImportExportModelAdmin
 
-from . import history
+from . import history, resources
 from .choices import ChangeSource
 from .models import (
     CIRole,
@@ -57,15 +59,28 @@ class ConfigurationItemAdmin(admin.ModelAdmin):
             )
 
 
+class ReferenceImportExportAdmin(ImportExportModelAdmin):
+    """Import/export of a reference table; importing needs the add and change permissions."""
+
+    def has_import_permission(self, request):
+        opts = self.opts
+        return all(
+            request.user.has_perm(f"{opts.app_label}.{get_permission_codename(action, opts)}")
+            for action in ("add", "change")
+        )
+
+
 @admin.register(CIType)
-class CITypeAdmin(admin.ModelAdmin):
+class CITypeAdmin(ExportMixin, admin.ModelAdmin):
+    resource_classes = [resources.CITypeResource]  # export only: writes go through services
     list_display = ["name", "slug", "is_hardware"]
     prepopulated_fields = {"slug": ["name"]}
     search_fields = ["name"]
 
 
 @admin.register(RelationshipType)
-class RelationshipTypeAdmin(admin.ModelAdmin):
+class RelationshipTypeAdmin(ReferenceImportExportAdmin):
+    resource_classes = [resources.RelationshipTypeResource]
     list_display = ["name", "slug", "forward_label", "reverse_label"]
     prepopulated_fields = {"slug": ["name"]}
 
@@ -120,8 +135,20 @@ class InstalledSoftwareAdmin(admin.ModelAdmin):
     raw_id_fields = ["ci", "software"]
 
 
-admin.site.register(Site)
-admin.site.register(Department)
+@admin.register(Site)
+class SiteAdmin(ReferenceImportExportAdmin):
+    resource_classes = [resources.SiteResource]
+    list_display = ["name", "slug", "address"]
+    search_fields = ["name", "slug"]
+
+
+@admin.register(Department)
+class DepartmentAdmin(ReferenceImportExportAdmin):
+    resource_classes = [resources.DepartmentResource]
+    list_display = ["name", "site"]
+    search_fields = ["name"]
+
+
 admin.site.register(Person)
 admin.site.register(CIRole)
 
