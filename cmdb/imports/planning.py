@@ -136,15 +136,21 @@ def preload(rows: Sequence[tuple[int, Mapping[str, Any]]], *, lock: bool) -> Loo
         queryset = queryset.select_for_update()
     ids = {int(v) for v in distinct("id") if v.isdigit() and len(v) < 19}
     existing = {ci.pk: ci for ci in fetch_in(queryset, "pk", ids)}
+    hostnames: list[tuple[int, str]] = []
     for name in UNIQUE_IDENTIFIERS:
         normalizer = IDENTIFYING_NORMALIZERS[name]
         values = distinct(name, lambda v, n=normalizer: n(cell(v)))
-        search = queryset
         if name == "hostname":
-            search = queryset.exclude(status=CIStatus.DISPOSED)
-        else:  # unique: a CI loaded by id is the only one that can have its own values
-            values -= {getattr(ci, name) for ci in existing.values()}
-        for ci in fetch_in(search, name, values):
+            # Not unique in the table (only among CIs not disposed): every holder counts, so
+            # look up (id, host name) pairs and load only the CIs not loaded yet.
+            live = ConfigurationItem.objects.exclude(status=CIStatus.DISPOSED)
+            hostnames = fetch_in(live.values_list("pk", "hostname"), name, values)
+            missing = {pk for pk, _ in hostnames} - existing.keys()
+            existing.update((ci.pk, ci) for ci in fetch_in(queryset, "pk", missing))
+            continue
+        # Unique: a CI loaded by id is the only one that can have its own values.
+        values -= {getattr(ci, name) for ci in existing.values()}
+        for ci in fetch_in(queryset, name, values):
             existing.setdefault(ci.pk, ci)
     types_by_id = {t.pk: t for t in types}
     owners: dict[str, dict[str, list[ConfigurationItem]]] = {n: {} for n in UNIQUE_IDENTIFIERS}
@@ -152,8 +158,10 @@ def preload(rows: Sequence[tuple[int, Mapping[str, Any]]], *, lock: bool) -> Loo
         ci.ci_type = types_by_id[ci.ci_type_id]
         for name in UNIQUE_IDENTIFIERS:
             value = getattr(ci, name)
-            if value and not (name == "hostname" and ci.status == CIStatus.DISPOSED):
+            if value and name != "hostname":
                 owners[name].setdefault(value, []).append(ci)
+    for pk, hostname in sorted(hostnames):
+        owners["hostname"].setdefault(hostname, []).append(existing[pk])
     return Lookups(
         types={t.slug: t for t in types},
         users={u.get_username(): u for u in users},
