@@ -1,4 +1,4 @@
-"""REST endpoints of the CSV import and export. The column contract is in cmdb/imports.py.
+"""REST endpoints of the CSV import and export. The column contract is in cmdb/imports/__init__.py.
 
     POST /api/v1/cmdb/import/cis/?dry_run=true&match_on=id  body: text/csv, or multipart `file`
     POST /api/v1/cmdb/import/relationships/?dry_run=false
