@@ -62,6 +62,9 @@ _MAX_LENGTHS = {
 }
 
 
+_STATUSES = frozenset(CIStatus.values)
+
+
 class Row:
     """Collects the errors of one row."""
 
@@ -336,7 +339,7 @@ def row_values(
         row.error("ci_type", "Required to create a CI (a CI type slug).")
 
     status = cell(cells.get("status")).lower()
-    if status and status not in CIStatus.values:
+    if status and status not in _STATUSES:
         row.error("status", f"“{status}” is not a status. Allowed: {', '.join(CIStatus.values)}.")
     elif creating:
         values["status"] = status or CIStatus.ORDERED
@@ -400,6 +403,15 @@ def validate_new(row: Row, values: Mapping[str, Any], attr_columns: Sequence[str
         report_validation(row, exc, attr_columns)
 
 
+def _clone(ci: ConfigurationItem) -> ConfigurationItem:
+    """A copy of a loaded CI to change in memory (what `copy.copy` does, without pickling)."""
+    clone = ConfigurationItem.__new__(ConfigurationItem)
+    clone.__dict__.update(ci.__dict__)
+    clone._state = copy.copy(ci._state)
+    clone._state.fields_cache = dict(ci._state.fields_cache)
+    return clone
+
+
 def prepare_update(
     row: Row,
     target: ConfigurationItem,
@@ -414,7 +426,7 @@ def prepare_update(
             row.error("version", "Must be the whole number the CI was exported at, or empty.")
             return target, {}
         expected = int(version)
-    candidate = copy.copy(target)
+    candidate = _clone(target)
     try:
         changes = services.ci_update_prepare(candidate, values, expected_version=expected)
     except ConflictError:
