@@ -115,9 +115,9 @@ def load_json(text: str) -> Any:
         raise UnstorableValue(f"Nested deeper than {max_json_depth()} levels.") from exc
     # Text without `\u` escapes holds no NUL or surrogate the cell check missed, and cannot
     # nest deeper than its number of brackets: most cells skip the walk.
-    if "\\u" in text or text.count("{") + text.count("[") > max_json_depth():
-        if problem := json_problem(value):
-            raise UnstorableValue(problem)
+    could_fail = "\\u" in text or text.count("{") + text.count("[") > max_json_depth()
+    if could_fail and (problem := json_problem(value)):
+        raise UnstorableValue(problem)
     return value
 
 
