@@ -397,7 +397,7 @@ def ci_bulk_create(
 
 
 def ci_update_prepare(
-    ci: ConfigurationItem, data: Mapping[str, Any], *, expected_version: int | None
+    *, ci: ConfigurationItem, data: Mapping[str, Any], expected_version: int | None
 ) -> dict[str, dict[str, Any]]:
     """The rules of `ci_update`, applied in memory to a CI the caller has locked (or is only
     planning to change): fields allowed, version check (409), identifiers normalised,
@@ -440,7 +440,7 @@ def ci_update(
     """Change editable fields of a CI. A stale `expected_version` answers 409; no-op changes write nothing."""
     require_permission(context, "cmdb.change_configurationitem")
     ci = _lock_ci(ci_id)
-    changes = ci_update_prepare(ci, data, expected_version=expected_version)
+    changes = ci_update_prepare(ci=ci, data=data, expected_version=expected_version)
     if not changes:
         return ci
     _save_unique(ci)

@@ -428,7 +428,7 @@ def prepare_update(
         expected = int(version)
     candidate = _clone(target)
     try:
-        changes = services.ci_update_prepare(candidate, values, expected_version=expected)
+        changes = services.ci_update_prepare(ci=candidate, data=values, expected_version=expected)
     except ConflictError:
         row.error(
             "version",
