@@ -45,6 +45,8 @@ MATCH_LABELS = {
 class CIImportForm(ImportForm):
     """The import form with the key CI rows are matched on (ignored for relationships)."""
 
+    field_order = ["kind", "match_on", "file", "dry_run"]
+
     match_on = forms.ChoiceField(
         required=False,
         choices=[(key, label) for key, label in MATCH_LABELS.items()],
@@ -167,6 +169,7 @@ def import_page(request: HttpRequest) -> HttpResponse:
         if result
         else [],
         "shown_rows": SHOWN_ROWS,
+        "match_label": MATCH_LABELS.get(result.match_on, "") if result else "",
         "ci_columns": imports.CI_COLUMNS,
         "relationship_columns": imports.RELATIONSHIP_COLUMNS,
         "max_mb": imports.MAX_IMPORT_BYTES // (1024 * 1024),
