@@ -4,13 +4,15 @@ relationships go through the services (permission checks, validation, history wi
 
 from django import forms
 from django.contrib import admin
+from django.contrib.auth import get_permission_codename
 from django.core.exceptions import PermissionDenied, ValidationError
+from import_export.admin import ExportMixin, ImportExportModelAdmin
 
 from itsm.admin import AuditedAdmin
 from itsm.choices import ChangeSource
 from itsm.exceptions import PermissionDeniedError
 
-from . import services
+from . import resources, services
 from .history import ChangeContext
 from .models import (
     CIRole,
@@ -146,11 +148,24 @@ class ConfigurationItemAdmin(admin.ModelAdmin):
                 services.ci_delete(context=admin_context(request), ci_id=pk)
 
 
-@admin.register(CIType)
-class CITypeAdmin(admin.ModelAdmin):
-    """Created through `ci_type_create`; changed and deleted in the CMDB pages (the service
-    re-validates the CIs a schema change affects)."""
+class ReferenceImportExportAdmin(ImportExportModelAdmin, AuditedAdmin):
+    """Import/export of a reference table; importing needs the add and change permissions.
+    Form saves and deletes are recorded by `AuditedAdmin`, imported rows by the resource."""
 
+    def has_import_permission(self, request):
+        opts = self.opts
+        return all(
+            request.user.has_perm(f"{opts.app_label}.{get_permission_codename(action, opts)}")
+            for action in ("add", "change")
+        )
+
+
+@admin.register(CIType)
+class CITypeAdmin(ExportMixin, admin.ModelAdmin):
+    """Created through `ci_type_create`; changed and deleted in the CMDB pages (the service
+    re-validates the CIs a schema change affects). Export only: writes go through services."""
+
+    resource_classes = [resources.CITypeResource]
     list_display = ["name", "slug", "is_hardware"]
     prepopulated_fields = {"slug": ["name"]}
     search_fields = ["name"]
@@ -178,7 +193,8 @@ class CITypeAdmin(admin.ModelAdmin):
 
 
 @admin.register(RelationshipType)
-class RelationshipTypeAdmin(admin.ModelAdmin):
+class RelationshipTypeAdmin(ReferenceImportExportAdmin):
+    resource_classes = [resources.RelationshipTypeResource]
     list_display = ["name", "slug", "forward_label", "reverse_label"]
     prepopulated_fields = {"slug": ["name"]}
 
@@ -244,8 +260,20 @@ class InstalledSoftwareAdmin(ReadOnlyAdmin):
     raw_id_fields = ["ci", "software"]
 
 
-admin.site.register(Site, AuditedAdmin)
-admin.site.register(Department, AuditedAdmin)
+@admin.register(Site)
+class SiteAdmin(ReferenceImportExportAdmin):
+    resource_classes = [resources.SiteResource]
+    list_display = ["name", "slug", "address"]
+    search_fields = ["name", "slug"]
+
+
+@admin.register(Department)
+class DepartmentAdmin(ReferenceImportExportAdmin):
+    resource_classes = [resources.DepartmentResource]
+    list_display = ["name", "site"]
+    search_fields = ["name"]
+
+
 admin.site.register(Person)
 
 
