@@ -25,7 +25,7 @@ from django.urls import reverse
 
 from cmdb.choices import ChangeSource, CIStatus
 from cmdb.history import ChangeContext
-from cmdb.models import ConfigurationItem, InstalledSoftware
+from cmdb.models import ConfigurationItem, InstalledSoftware, NetworkInterface, StorageVolume
 from itsm.exceptions import ApplicationError
 
 from . import services
@@ -48,6 +48,8 @@ class DemoMachine:
     software: list[dict[str, str]]
     address: str
     reports: list[Callable[[dict], dict]] = field(default_factory=list)
+    network: list[dict[str, Any]] = field(default_factory=list)
+    storage: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _device_of(ci: ConfigurationItem) -> dict[str, Any]:
@@ -82,6 +84,34 @@ def _software_of(ci: ConfigurationItem) -> list[dict[str, str]]:
     return [{"name": n, "version": v, "vendor": vendor} for n, v, vendor in rows]
 
 
+def _network_of(ci: ConfigurationItem, address: str) -> list[dict[str, Any]]:
+    rows = NetworkInterface.objects.filter(ci=ci).order_by("name")
+    found = [
+        {"name": r.name, "mac": r.mac or None, "ipv4": r.ipv4 or [], "ipv6": r.ipv6 or []}
+        for r in rows
+    ]
+    octet = int(address.rsplit(".", 1)[1])
+    return found or [
+        {"name": "eth0", "mac": f"52:54:00:de:{octet:02x}:01", "ipv4": [address], "ipv6": []}
+    ]
+
+
+def _storage_of(ci: ConfigurationItem) -> list[dict[str, Any]]:
+    rows = StorageVolume.objects.filter(ci=ci).order_by("mount")
+    found = [
+        {
+            "mount": r.mount,
+            "device": r.device or None,
+            "filesystem": r.filesystem or None,
+            "size_mb": r.size_mb,
+            "used_mb": r.used_mb,
+        }
+        for r in rows
+    ]
+    # A first report adding disks to a known machine would rightly raise a discrepancy.
+    return found
+
+
 def _pick(slug: str, count: int) -> list[ConfigurationItem]:
     return list(
         ConfigurationItem.objects.filter(ci_type__slug=slug, status=CIStatus.PRODUCTION)
@@ -101,12 +131,14 @@ def demo_machines() -> list[DemoMachine]:
     machines = []
     servers, laptops = _pick("server", 2), _pick("laptop", 1)
     for index, ci in enumerate([*servers, *laptops, *_pick("desktop", 1)]):
-        device = _device_of(ci)
+        address = f"192.0.2.{10 + index}"
         machine = DemoMachine(
             agent_name=ci.hostname,
-            device=device,
+            device=_device_of(ci),
             software=_software_of(ci),
-            address=f"192.0.2.{10 + index}",
+            address=address,
+            network=_network_of(ci, address),
+            storage=_storage_of(ci),
         )
         machine.reports.append(lambda report: report)
         machines.append(machine)
@@ -131,29 +163,13 @@ def _with_unapproved_software(report: dict) -> dict:
 
 def inventory_report(machine: DemoMachine, *, index: int = 0) -> dict[str, Any]:
     """An itsm-inventory/1 report of `machine`, as the agent program would collect it."""
-    octet = machine.address.rsplit(".", 1)[1]
     return {
         "format": FORMAT,
         "collected_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "agent": {"version": "demo", "report": index + 1},
         "device": json.loads(json.dumps(machine.device)),
-        "network": [
-            {
-                "name": "eth0",
-                "mac": f"52:54:00:de:{int(octet):02x}:01",
-                "ipv4": [f"10.20.0.{octet}"],
-                "ipv6": [],
-            }
-        ],
-        "storage": [
-            {
-                "mount": "/",
-                "device": "/dev/nvme0n1p2",
-                "filesystem": "ext4",
-                "size_mb": 476000,
-                "used_mb": 121000,
-            }
-        ],
+        "network": json.loads(json.dumps(machine.network)),
+        "storage": json.loads(json.dumps(machine.storage)),
         "software": list(machine.software),
         "security": {"firewall_enabled": True},
         "events": [],
