@@ -12,7 +12,7 @@
       labelField: "text",
       searchField: [],  // the server searched already; show what it found
       placeholder: select.getAttribute("data-placeholder") || "",
-      allowEmptyOption: true,
+      plugins: select.required ? [] : { clear_button: { title: "Clear" } },
       maxOptions: 20,
       loadThrottle: 250,
       preload: "focus",
