@@ -77,9 +77,17 @@ def test_form_renders_one_input_per_property_with_required_marked(manager_client
     assert "<textarea" in html["attr__backup"]  # a nested object: JSON for that key only
 
 
-def test_edit_page_marks_required_and_offers_enum_as_select(manager_client, kind):
-    ci = CIFactory(ci_type=kind, attributes={"os": "Debian", "environment": "test"})
+def test_edit_page_marks_required_and_offers_enum_as_select(manager_client, kind, make_user):
+    owner = make_user(None, username="jsmith", first_name="Jane", last_name="Smith")
+    for i in range(5):
+        make_user(None, username=f"other{i}")
+    ci = CIFactory(ci_type=kind, owner=owner, attributes={"os": "Debian", "environment": "test"})
     page = manager_client.get(f"/cmdb/cis/{ci.pk}/edit/").content.decode()
+    # The owner select holds the current owner only; the rest are searched for.
+    owner_block = field_html(page, "owner")
+    assert f'<option value="{owner.pk}" selected>Jane Smith (jsmith)</option>' in owner_block
+    assert owner_block.count("<option") == 2 and "other1" not in owner_block
+    assert 'data-autocomplete="/cmdb/lookup/users/"' in owner_block
     os_block = field_html(page, "attr__os")
     assert "(required)" in os_block and 'value="Debian"' in os_block
     assert "(required)" not in field_html(page, "attr__cpu_cores")
@@ -294,3 +302,10 @@ def test_relationship_form_other_ci_is_a_search_select():
     html = str(RelationshipForm()["other"])
     assert 'data-autocomplete="/cmdb/lookup/cis/"' in html
     assert html.count("<option") == 1
+
+
+def test_relationship_list_filters_by_a_searched_ci(manager_client):
+    ci = CIFactory(ci_type=server_type(), attributes={"os": "x"})
+    page = manager_client.get("/cmdb/relationships/", {"ci": ci.pk}).content.decode()
+    assert 'data-autocomplete="/cmdb/lookup/cis/"' in page
+    assert f'<option value="{ci.pk}" selected>' in page
