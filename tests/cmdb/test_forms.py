@@ -9,7 +9,7 @@ import pytest
 from django.contrib.auth.models import Permission
 
 from cmdb import lookups
-from cmdb.forms import CIForm, RelationshipForm
+from cmdb.forms import CIForm, RelationshipForm, RoleForm
 from cmdb.models import ConfigurationItem
 from tests.factories import CIFactory, CITypeFactory, server_type
 
@@ -312,3 +312,16 @@ def test_relationship_list_filters_by_a_searched_ci(manager_client):
     page = manager_client.get("/cmdb/relationships/", {"ci": ci.pk}).content.decode()
     assert 'data-autocomplete="/cmdb/lookup/cis/"' in page
     assert f'<option value="{ci.pk}" selected>' in page
+
+
+def test_role_form_person_is_searched_and_posted_by_username(manager_client, make_user):
+    html = str(RoleForm()["user"])
+    assert 'data-autocomplete="/cmdb/lookup/users/"' in html
+    assert 'data-value-field="username"' in html and html.count("<option") == 1
+    ci = CIFactory(ci_type=server_type(), attributes={"os": "x"})
+    make_user(None, username="jsmith")
+    response = manager_client.post(
+        f"/cmdb/cis/{ci.pk}/roles/add/", {"user": "jsmith", "role": "systems_manager"}
+    )
+    assert response.status_code == 302
+    assert ci.roles.get().user.username == "jsmith"
