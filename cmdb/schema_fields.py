@@ -77,6 +77,29 @@ def properties(schema: Any) -> dict[str, dict]:
     return {k: v for k, v in schema["properties"].items() if isinstance(v, dict)}
 
 
+ACRONYMS = {"os", "cpu", "mb", "gb", "tb", "sla", "url", "uuid", "id", "ip", "mac", "dns", "sku"}
+
+
+def label_of(key: str) -> str:
+    """`cpu_cores` → "CPU cores", `memory_mb` → "Memory MB"."""
+    words = [w.upper() if w.lower() in ACRONYMS else w for w in key.replace("-", "_").split("_")]
+    words = [w for w in words if w]
+    if not words:
+        return key
+    return " ".join([words[0][:1].upper() + words[0][1:], *words[1:]])
+
+
+def ordered_properties(schema: Any) -> list[tuple[str, dict]]:
+    """Properties in a stable, useful order (JSONB does not keep the schema's): required first,
+    then the expected ones (`x-expected`), then the rest, each group by name."""
+    props = properties(schema)
+    required = set(schema.get("required", [])) if props else set()
+    expected = set(schema.get("x-expected", [])) if props else set()
+    return sorted(
+        props.items(), key=lambda kv: (kv[0] not in required, kv[0] not in expected, kv[0])
+    )
+
+
 def _bounds(prop: dict) -> dict:
     bounds = {}
     if isinstance(prop.get("minimum"), int | float):
@@ -96,7 +119,7 @@ def field_for(key: str, prop: dict, *, required: bool) -> forms.Field:
 
 def _field_for(key: str, prop: dict) -> forms.Field:
     kind = prop.get("type")
-    label = prop.get("title") or key.replace("_", " ").capitalize()
+    label = prop.get("title") or label_of(key)
     common = {"label": label, "required": False, "help_text": prop.get("description", "")}
     if isinstance(prop.get("enum"), list) and prop["enum"]:
         return EnumField(prop["enum"], **common)
@@ -135,7 +158,7 @@ def build_fields(schema: Any) -> dict[str, forms.Field]:
     required = set(schema.get("required", [])) if isinstance(schema, dict) else set()
     return {
         PREFIX + key: field_for(key, prop, required=key in required)
-        for key, prop in properties(schema).items()
+        for key, prop in ordered_properties(schema)
     }
 
 

@@ -64,6 +64,9 @@ def test_form_renders_one_input_per_property_with_required_marked(manager_client
     assert 'name="attr__os"' not in page and "Choose a type" in page
 
     form = CIForm(initial={"ci_type": kind.pk})
+    # Required first (JSONB keeps no order), readable labels.
+    assert form.attribute_names[:2] == ["attr__environment", "attr__os"]
+    assert form["attr__cpu_cores"].label == "CPU cores"
     html = {name: str(form[name]) for name in form.attribute_names}
     assert 'type="text"' in html["attr__os"] and 'maxlength="50"' in html["attr__os"]
     assert 'type="number"' in html["attr__cpu_cores"]
