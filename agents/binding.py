@@ -64,7 +64,7 @@ def hold_report(*, report: InventoryReport, hold: Hold) -> Discrepancy:
         key=agent.key_id,
         message=hold.message(agent),
         detail=hold.detail(agent, report),
-        raise_incident=bool(agent.group_id and agent.group.raise_incidents),
+        raise_incident=bool(agent.group is not None and agent.group.raise_incidents),
         report=report,
     )
     if opened:

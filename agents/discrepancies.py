@@ -88,7 +88,8 @@ def open_or_refresh_many(
             ci=ci, kind=kind, key__in=[key for key, _, _ in found], status=DiscrepancyStatus.OPEN
         )
     }
-    seen_again, changed = [], []
+    seen_again: list[tuple[Discrepancy, str, dict]] = []
+    changed: list[tuple[Discrepancy, str, dict]] = []
     for key, message, detail in found:
         item = existing.get(key)
         if item is None:
@@ -147,7 +148,7 @@ def _raise_incident(item: Discrepancy, ci: ConfigurationItem) -> None:
         ),
         title=f"CMDB audit: {item.get_kind_display()} on {ci.name}"[:200],
         description=item.message,
-        severity=INCIDENT_SEVERITY.get(item.kind, "moderate"),
+        severity=INCIDENT_SEVERITY.get(DiscrepancyKind(item.kind), "moderate"),
         category="CMDB audit",
         cis=[ci],
         source=Source.AUDIT,

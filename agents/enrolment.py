@@ -44,6 +44,8 @@ def create_enrollment_token(
 ) -> tuple[str, EnrollmentToken]:
     """Create a one-time enrolment secret; returns the secret (shown once) and its record."""
     require_permission(context, "agents.enroll_agent")
+    if context.actor is None:
+        raise ApplicationError("An enrolment token is made by a person, who answers for it.")
     if not 0 < expires_in_hours <= 24 * 30:
         raise ApplicationError(
             "expires_in_hours must be between 0 and 720.",

@@ -93,14 +93,18 @@ def cmdb_health(*, now: dt.datetime | None = None) -> tuple[list[HealthScore], H
 
 def _fresh_cis(now: dt.datetime) -> set[int]:
     """CIs whose active agent reported within interval x allowed misses."""
-    fresh = set()
+    fresh: set[int] = set()
     agents = Agent.objects.filter(
         status="active", ci__isnull=False, last_report_at__isnull=False
     ).select_related("group")
     for ci_id, last, group in ((a.ci_id, a.last_report_at, a.group) for a in agents.iterator()):
         interval = group.interval_seconds if group else 3600
         missed = group.stale_after_missed if group else 3
-        if now - last <= dt.timedelta(seconds=interval * missed):
+        if (
+            ci_id is not None
+            and last is not None
+            and now - last <= dt.timedelta(seconds=interval * missed)
+        ):
             fresh.add(ci_id)
     return fresh
 

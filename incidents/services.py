@@ -42,7 +42,7 @@ def open_incident(
         severity=severity,
         impact=impact,
         urgency=urgency,
-        priority=PRIORITY_MATRIX[(impact, urgency)],
+        priority=PRIORITY_MATRIX[(Level(impact), Level(urgency))],
         category=category[:100],
         source=source,
         caller=context.actor,

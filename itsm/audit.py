@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.contrib.contenttypes.models import ContentType
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models
@@ -47,7 +47,7 @@ def current_request_id() -> str:
 class ChangeContext:
     """Who or what makes a change: recorded on every audit entry it produces."""
 
-    actor: AbstractBaseUser | None = None
+    actor: User | None = None
     source: str = ChangeSource.USER
     source_ref: str = ""
     reason: str = ""

@@ -12,7 +12,7 @@ import hashlib
 import logging
 import secrets
 
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -24,7 +24,7 @@ security_log = logging.getLogger("itsm.security")
 
 #: `last_used` is written at most this often per token: an API call stays a read.
 LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
-NAME_MAX_LENGTH = ApiToken._meta.get_field("name").max_length
+NAME_MAX_LENGTH: int = ApiToken._meta.get_field("name").max_length or 100
 
 
 def hash_key(key: str) -> str:
@@ -40,7 +40,7 @@ def new_key() -> str:
 # --- selectors ----------------------------------------------------------------------------
 
 
-def tokens_of(*, user: AbstractBaseUser) -> QuerySet[ApiToken]:
+def tokens_of(*, user: User) -> QuerySet[ApiToken]:
     """A user's tokens, newest first."""
     return ApiToken.objects.filter(user=user).order_by("-created", "-pk")
 
@@ -56,8 +56,8 @@ def token_for_key(key: str) -> ApiToken | None:
 @transaction.atomic
 def create_api_token(
     *,
-    actor: AbstractBaseUser,
-    user: AbstractBaseUser,
+    actor: User,
+    user: User,
     name: str,
     expires: dt.datetime | None = None,
     key: str | None = None,
@@ -87,7 +87,7 @@ def create_api_token(
 
 
 @transaction.atomic
-def revoke_api_token(*, actor: AbstractBaseUser, token_id: int) -> None:
+def revoke_api_token(*, actor: User, token_id: int) -> None:
     """Revoke (delete) a token: the actor's own, or anybody's for a superuser."""
     tokens = ApiToken.objects.select_for_update().filter(pk=token_id)
     if not actor.is_superuser:
