@@ -168,3 +168,14 @@ def test_agents_list_shows_last_contact(manager_api, client):
     assert listed["key_id"] == agent.key_id and listed["last_seen"]
     assert set(listed) >= {"key_id", "name", "public_key", "status", "last_seen", "policy"}
     assert json.loads(json.dumps(listed))["policy"] == "Default"
+
+
+def test_an_enrolment_token_is_made_by_a_person(db):
+    from agents.enrolment import create_enrollment_token
+    from agents.models import EnrollmentToken
+    from cmdb.history import ChangeContext
+    from itsm.exceptions import ApplicationError
+
+    with pytest.raises(ApplicationError):
+        create_enrollment_token(context=ChangeContext(actor=None, source="system"))
+    assert not EnrollmentToken.objects.exists()
