@@ -1,8 +1,10 @@
 """Django admin for every CMDB model. CI edits made here are recorded in history too."""
 
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 
-from . import history
+from . import history, services
 from .choices import ChangeSource
 from .models import (
     CIRole,
@@ -57,17 +59,89 @@ class ConfigurationItemAdmin(admin.ModelAdmin):
             )
 
 
+def _admin_context(request) -> history.ChangeContext:
+    return history.ChangeContext(actor=request.user, source=ChangeSource.USER, reason="admin")
+
+
+class CITypeAdminForm(forms.ModelForm):
+    """The model's clean() checks the schema; this also names CIs a new schema would refuse."""
+
+    class Meta:
+        model = CIType
+        fields = ["name", "slug", "description", "attribute_schema", "is_hardware"]
+
+    def clean(self):
+        cleaned = super().clean()
+        schema = cleaned.get("attribute_schema")
+        if self.instance.pk and "attribute_schema" in self.changed_data and schema is not None:
+            try:
+                services.validate_attribute_schema(schema)
+            except ValidationError as exc:
+                self.add_error(None, exc)
+                return cleaned
+            candidate = CIType(pk=self.instance.pk, attribute_schema=schema)
+            problems = services.ci_type_schema_problems(candidate)
+            if problems:
+                self.add_error("attribute_schema", problems)
+        return cleaned
+
+
+class ServiceWrittenTypeAdmin(admin.ModelAdmin):
+    """Type admins that write through the services (history, re-validation, in-use checks)."""
+
+    fields_written: tuple[str, ...] = ()
+
+    def save_model(self, request, obj, form, change):
+        context = _admin_context(request)
+        data = {f: form.cleaned_data[f] for f in self.fields_written if f in form.cleaned_data}
+        saved = self.service_save(context, obj, data, change)
+        obj.pk = saved.pk
+
+    def delete_model(self, request, obj):
+        self.service_delete(_admin_context(request), obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.service_delete(_admin_context(request), obj)
+
+
 @admin.register(CIType)
-class CITypeAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "is_hardware"]
+class CITypeAdmin(ServiceWrittenTypeAdmin):
+    form = CITypeAdminForm
+    list_display = ["name", "slug", "is_hardware", "builtin_key"]
+    readonly_fields = ["builtin_key"]
     prepopulated_fields = {"slug": ["name"]}
     search_fields = ["name"]
+    fields_written = services.CI_TYPE_FIELDS
+
+    def service_save(self, context, obj, data, change):
+        if change:
+            return services.ci_type_update(context=context, ci_type_id=obj.pk, data=data)
+        return services.ci_type_create(
+            context=context, name=data.pop("name"), slug=data.pop("slug"), **data
+        )
+
+    def service_delete(self, context, obj):
+        services.ci_type_delete(context=context, ci_type_id=obj.pk)
 
 
 @admin.register(RelationshipType)
-class RelationshipTypeAdmin(admin.ModelAdmin):
+class RelationshipTypeAdmin(ServiceWrittenTypeAdmin):
     list_display = ["name", "slug", "forward_label", "reverse_label"]
     prepopulated_fields = {"slug": ["name"]}
+    fields_written = services.RELATIONSHIP_TYPE_FIELDS
+
+    def service_save(self, context, obj, data, change):
+        if change:
+            return services.relationship_type_update(
+                context=context, relationship_type_id=obj.pk, data=data
+            )
+        return services.relationship_type_create(
+            context=context, name=data.pop("name"), slug=data.pop("slug"), **data
+        )
+
+    def service_delete(self, context, obj):
+        services.relationship_type_delete(context=context, relationship_type_id=obj.pk)
 
 
 @admin.register(Relationship)

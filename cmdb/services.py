@@ -7,19 +7,21 @@ report, a release step, a migration), validates, writes, and records history thr
 
 from __future__ import annotations
 
-import functools
 import json
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import jsonschema
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.db.models import ProtectedError, Q, RestrictedError
 from django.utils import timezone
 
+from itsm import caching
 from itsm.exceptions import ApplicationError, ConflictError, PermissionDeniedError
 
-from .choices import CI_TRANSITIONS, CIRoleKind, CIStatus
+from . import schemas
+from .choices import CI_INITIAL_STATUSES, CI_TRANSITIONS, CIRoleKind, CIStatus
 from .history import ChangeContext, diff, new_entry, record_change, record_many, snapshot
 from .identifiers import normalize_hostname, normalize_serial, normalize_uuid
 from .models import (
@@ -64,97 +66,45 @@ def require_permission(context: ChangeContext, perm: str) -> None:
         raise PermissionDeniedError(f"You do not have permission to do this ({perm}).")
 
 
-@functools.lru_cache(maxsize=256)
-def _validator_for(schema_json: str) -> jsonschema.protocols.Validator:
-    schema = json.loads(schema_json)
-    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-    return cls(schema, format_checker=cls.FORMAT_CHECKER)
-
-
-#: Keywords newer than draft-07, which fastjsonschema does not know: such schemas are
-#: validated by jsonschema alone.
-_NEWER_KEYWORDS = frozenset(
-    {
-        "prefixItems", "$defs", "dependentRequired", "dependentSchemas", "unevaluatedProperties",
-        "unevaluatedItems", "$dynamicRef", "$dynamicAnchor", "$recursiveRef", "$recursiveAnchor",
-        "minContains", "maxContains", "$anchor", "$vocabulary",
-    }
-)  # fmt: skip
-
-
-def _uses_newer_keywords(value: Any) -> bool:
-    if isinstance(value, dict):
-        if (
-            _NEWER_KEYWORDS & value.keys()
-            or "2019-09" in str(value.get("$schema", ""))
-            or "2020-12" in str(value.get("$schema", ""))
-        ):
-            return True
-        return any(_uses_newer_keywords(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_uses_newer_keywords(v) for v in value)
-    return False
-
-
-@functools.lru_cache(maxsize=256)
-def _fast_validator_for(schema_json: str):
-    """A compiled fastjsonschema validator, or None when the schema needs jsonschema."""
-    import fastjsonschema
-
-    schema = json.loads(schema_json)
-    if _uses_newer_keywords(schema):
-        return None
-    try:
-        return fastjsonschema.compile(schema)
-    except fastjsonschema.JsonSchemaDefinitionException:
-        return None
-
-
 def _validators(ci_type: CIType, schema: dict):
     """(fast, full) validators of a CI type's schema, remembered on the instance while its
     schema object stays the same (a bulk create validates thousands of items against it)."""
     cached = ci_type.__dict__.get("_attribute_validators")
     if cached is None or cached[0] is not schema:
         schema_json = json.dumps(schema, sort_keys=True)
-        cached = (schema, _fast_validator_for(schema_json), _validator_for(schema_json))
+        cached = (schema, schemas.fast_validator(schema_json), schemas.full_validator(schema_json))
         ci_type.__dict__["_attribute_validators"] = cached
     return cached[1], cached[2]
 
 
 def validate_attribute_schema(schema: Any) -> None:
-    """A CI type's attribute schema must itself be a valid JSON Schema object."""
-    if not isinstance(schema, dict):
-        raise ValidationError({"attribute_schema": ["Must be a JSON object."]})
-    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-    try:
-        cls.check_schema(schema)
-    except jsonschema.SchemaError as exc:
-        raise ValidationError(
-            {"attribute_schema": [f"Not a valid JSON Schema: {exc.message}"]}
-        ) from exc
+    """A CI type's attribute schema must be a self-contained, bounded, valid JSON Schema
+    (see `cmdb.schemas.check_attribute_schema`); raises a field error on `attribute_schema`."""
+    schemas.check_attribute_schema(schema)
 
 
-def validate_attributes(ci_type: CIType, attributes: Any) -> None:
-    """Validate `attributes` against the CI type's JSON Schema; raise a field error listing each problem."""
+def attribute_errors(ci_type: CIType, attributes: Any) -> list[str]:
+    """What is wrong with `attributes` for the CI type's schema (empty list: valid)."""
     if not isinstance(attributes, dict):
-        raise ValidationError({"attributes": ["Must be a JSON object."]})
+        return ["Must be a JSON object."]
     schema = ci_type.attribute_schema or {}
     if not schema:
-        return
+        return []
     fast, full = _validators(ci_type, schema)
     if fast is not None:
         # Compiled validation first; the interpreted validator only to explain a failure.
         try:
             fast(attributes)
-            return
+            return []
         except Exception:
             pass
-    errors = sorted(full.iter_errors(attributes), key=lambda e: list(e.absolute_path))
-    if errors:
-        messages = []
-        for error in errors[:20]:
-            where = "/".join(str(p) for p in error.absolute_path)
-            messages.append(f"{where}: {error.message}" if where else error.message)
+    return schemas.attribute_errors(full, attributes)
+
+
+def validate_attributes(ci_type: CIType, attributes: Any) -> None:
+    """Validate `attributes` against the CI type's JSON Schema; raise a field error listing each problem."""
+    messages = attribute_errors(ci_type, attributes)
+    if messages:
         raise ValidationError({"attributes": messages})
 
 
@@ -172,17 +122,49 @@ def _normalize_identifiers(values: dict[str, Any]) -> None:
 RELATED_FIELDS = ["ci_type", "owner", "department", "site"]
 
 
-def _validate(ci: ConfigurationItem) -> None:
+def _validate(ci: ConfigurationItem, unchanged: Iterable[str] = ()) -> None:
     # Related objects arrive resolved (serializers, forms, agents): no query to re-check them.
-    # Unique identifiers are left to the database (see _save_unique): no query when all is well.
-    ci.clean_fields(exclude=RELATED_FIELDS)
+    # Unique identifiers are left to the database (see _save_unique), except a host name,
+    # checked first (hostname_taken) so agents can leave a clashing one out and go on.
+    # `unchanged` identifiers are not re-checked: a row saved before a rule existed can still
+    # be edited.
+    ci.clean_fields(exclude=[*RELATED_FIELDS, *unchanged])
     ci.clean()
+    if ci.hostname and ci.status != CIStatus.DISPOSED and "hostname" not in unchanged:
+        other = hostname_taken(ci.hostname, exclude_id=ci.pk)
+        if other is not None:
+            raise ValidationError(
+                {"hostname": [f"Another CI that is not disposed has this host name: {other}."]}
+            )
+
+
+def hostname_taken(hostname: str, *, exclude_id: int | None = None) -> str | None:
+    """The name of another CI, not disposed, with this host name (ignoring case), or None."""
+    hostname = normalize_hostname(hostname)
+    if not hostname:
+        return None
+    found = (
+        ConfigurationItem.objects.filter(hostname=hostname)
+        .exclude(status=CIStatus.DISPOSED)
+        .exclude(pk=exclude_id)
+        .values_list("name", flat=True)[:1]
+    )
+    return next(iter(found), None)
+
+
+def _check_initial_status(status: Any) -> None:
+    if status not in CI_INITIAL_STATUSES:
+        allowed = ", ".join(s for s in CIStatus.values if s in CI_INITIAL_STATUSES)
+        raise ValidationError(
+            {"status": [f"A new CI cannot start as '{status}'. Allowed: {allowed}."]}
+        )
 
 
 _CONSTRAINT_FIELDS = {
     "cmdb_ci_serial_unique": "serial_number",
     "cmdb_ci_asset_tag_unique": "asset_tag",
     "cmdb_ci_uuid_unique": "uuid",
+    "cmdb_ci_hostname_unique": "hostname",
 }
 
 
@@ -193,6 +175,8 @@ def _conflicting_field(exc: IntegrityError) -> str | None:
     if constraint in _CONSTRAINT_FIELDS:
         return _CONSTRAINT_FIELDS[constraint]
     text = str(exc)
+    if "cmdb_ci_hostname_unique" in text:
+        return "hostname"
     return next(
         (field for field in IDENTIFIER_FIELDS if f"configurationitem.{field}" in text), None
     )
@@ -232,15 +216,221 @@ def _lock_ci(ci_id: int) -> ConfigurationItem:
 # --- CI types -----------------------------------------------------------------------------
 
 
+CI_TYPE_FIELDS = ("name", "slug", "description", "attribute_schema", "is_hardware")
+RELATIONSHIP_TYPE_FIELDS = ("name", "slug", "forward_label", "reverse_label")
+#: How many CIs a refused schema change names.
+REVALIDATION_EXAMPLES = 5
+
+audit_log = logging.getLogger("cmdb.audit")
+
+
+def record_type_change(
+    *, obj: CIType | RelationshipType, action: str, changes: dict[str, Any], context: ChangeContext
+) -> None:
+    """Record a change of a CI type or relationship type with its context.
+
+    Types have no CI history of their own: the change goes to the `cmdb.audit` log (actor,
+    source, reference, reason), one line of JSON per change.
+    """
+    audit_log.info(
+        json.dumps(
+            {
+                "object": obj._meta.label,
+                "id": obj.pk,
+                "slug": obj.slug,
+                "action": action,
+                "actor": context.actor_name,
+                "source": context.source,
+                "source_ref": context.source_ref,
+                "reason": context.reason,
+                "changes": changes,
+            },
+            default=str,
+        )
+    )
+
+
+def _fields_of(obj: Any, names: Sequence[str]) -> dict[str, Any]:
+    return {name: getattr(obj, name) for name in names}
+
+
+def _check_fields(data: Mapping[str, Any], allowed: Sequence[str]) -> None:
+    unknown = set(data) - set(allowed)
+    if unknown:
+        raise ApplicationError(f"Unknown fields: {', '.join(sorted(unknown))}.")
+
+
+def _cis_failing_schema(ci_type: CIType) -> tuple[int, list[str]]:
+    """How many CIs of the type its (new) schema refuses, and the first few, described."""
+    failing, examples = 0, []
+    rows = ConfigurationItem.objects.filter(ci_type=ci_type).order_by("pk")
+    for pk, name, attributes in rows.values_list("pk", "name", "attributes").iterator(2000):
+        messages = attribute_errors(ci_type, attributes)
+        if messages:
+            failing += 1
+            if len(examples) < REVALIDATION_EXAMPLES:
+                examples.append(f"{name} (id {pk}): {messages[0]}")
+    return failing, examples
+
+
+def ci_type_schema_problems(ci_type: CIType) -> list[str]:
+    """Messages naming the CIs of `ci_type` that its (unsaved, new) schema would refuse;
+    empty when every CI still validates. For the service and for forms that want to say it."""
+    failing, examples = _cis_failing_schema(ci_type)
+    if not failing:
+        return []
+    return [
+        f"{failing} CI(s) of this type would no longer validate; fix them or the schema first.",
+        *examples,
+    ]
+
+
 @transaction.atomic
 def ci_type_create(*, context: ChangeContext, name: str, slug: str, **fields: Any) -> CIType:
-    """Create a CI class after checking its attribute schema."""
+    """Create a CI class after checking its attribute schema (see `cmdb.schemas`)."""
     require_permission(context, "cmdb.add_citype")
-    validate_attribute_schema(fields.get("attribute_schema", {}))
+    _check_fields(fields, CI_TYPE_FIELDS)
     ci_type = CIType(name=name, slug=slug, **fields)
-    ci_type.full_clean()
+    ci_type.full_clean()  # CIType.clean checks the schema
     ci_type.save()
+    record_type_change(
+        obj=ci_type,
+        action="created",
+        changes=diff({}, _fields_of(ci_type, CI_TYPE_FIELDS)),
+        context=context,
+    )
     return ci_type
+
+
+@transaction.atomic
+def ci_type_update(*, context: ChangeContext, ci_type_id: int, data: Mapping[str, Any]) -> CIType:
+    """Change a CI class. A new schema is checked, and refused (400) while CIs of the type
+    would no longer validate against it; the first few are named.
+
+    The slug of a built-in type may change: agents find built-in types by `builtin_key`.
+    """
+    require_permission(context, "cmdb.change_citype")
+    _check_fields(data, CI_TYPE_FIELDS)
+    try:
+        ci_type = CIType.objects.select_for_update().get(pk=ci_type_id)
+    except CIType.DoesNotExist as exc:
+        raise ApplicationError(f"CI type {ci_type_id} does not exist.") from exc
+    before = _fields_of(ci_type, CI_TYPE_FIELDS)
+    for field, value in data.items():
+        setattr(ci_type, field, value)
+    changes = diff(before, _fields_of(ci_type, CI_TYPE_FIELDS))
+    if not changes:
+        return ci_type
+    ci_type.full_clean()
+    if "attribute_schema" in changes:
+        problems = ci_type_schema_problems(ci_type)
+        if problems:
+            raise ValidationError({"attribute_schema": problems})
+    ci_type.save()
+    caching.bump("cmdb")  # list pages show the type's name and slug
+    record_type_change(obj=ci_type, action="updated", changes=changes, context=context)
+    return ci_type
+
+
+@transaction.atomic
+def ci_type_delete(*, context: ChangeContext, ci_type_id: int) -> None:
+    """Delete a CI class that no CI uses; in use it is a 409 saying how many CIs use it."""
+    require_permission(context, "cmdb.delete_citype")
+    try:
+        ci_type = CIType.objects.select_for_update().get(pk=ci_type_id)
+    except CIType.DoesNotExist as exc:
+        raise ApplicationError(f"CI type {ci_type_id} does not exist.") from exc
+    used = ConfigurationItem.objects.filter(ci_type=ci_type).count()
+    if used:
+        raise ConflictError(
+            f"The CI type {ci_type.name} is used by {used} CI(s); it cannot be deleted.",
+            extra={"in_use": {"cis": used}},
+        )
+    record_type_change(
+        obj=ci_type,
+        action="deleted",
+        changes=diff(_fields_of(ci_type, CI_TYPE_FIELDS), {}),
+        context=context,
+    )
+    try:
+        with transaction.atomic():
+            ci_type.delete()
+    except (ProtectedError, RestrictedError, IntegrityError) as exc:
+        raise ConflictError(
+            f"The CI type {ci_type.name} is still in use; it cannot be deleted."
+        ) from exc
+
+
+@transaction.atomic
+def relationship_type_create(
+    *, context: ChangeContext, name: str, slug: str, **fields: Any
+) -> RelationshipType:
+    """Create a kind of relationship."""
+    require_permission(context, "cmdb.add_relationshiptype")
+    _check_fields(fields, RELATIONSHIP_TYPE_FIELDS)
+    rel_type = RelationshipType(name=name, slug=slug, **fields)
+    rel_type.full_clean()
+    rel_type.save()
+    record_type_change(
+        obj=rel_type,
+        action="created",
+        changes=diff({}, _fields_of(rel_type, RELATIONSHIP_TYPE_FIELDS)),
+        context=context,
+    )
+    return rel_type
+
+
+@transaction.atomic
+def relationship_type_update(
+    *, context: ChangeContext, relationship_type_id: int, data: Mapping[str, Any]
+) -> RelationshipType:
+    """Change a kind of relationship (names and labels)."""
+    require_permission(context, "cmdb.change_relationshiptype")
+    _check_fields(data, RELATIONSHIP_TYPE_FIELDS)
+    try:
+        rel_type = RelationshipType.objects.select_for_update().get(pk=relationship_type_id)
+    except RelationshipType.DoesNotExist as exc:
+        raise ApplicationError(f"Relationship type {relationship_type_id} does not exist.") from exc
+    before = _fields_of(rel_type, RELATIONSHIP_TYPE_FIELDS)
+    for field, value in data.items():
+        setattr(rel_type, field, value)
+    changes = diff(before, _fields_of(rel_type, RELATIONSHIP_TYPE_FIELDS))
+    if not changes:
+        return rel_type
+    rel_type.full_clean()
+    rel_type.save()
+    record_type_change(obj=rel_type, action="updated", changes=changes, context=context)
+    return rel_type
+
+
+@transaction.atomic
+def relationship_type_delete(*, context: ChangeContext, relationship_type_id: int) -> None:
+    """Delete a kind of relationship no link uses; in use it is a 409 with the count."""
+    require_permission(context, "cmdb.delete_relationshiptype")
+    try:
+        rel_type = RelationshipType.objects.select_for_update().get(pk=relationship_type_id)
+    except RelationshipType.DoesNotExist as exc:
+        raise ApplicationError(f"Relationship type {relationship_type_id} does not exist.") from exc
+    used = Relationship.objects.filter(type=rel_type).count()
+    if used:
+        raise ConflictError(
+            f"The relationship type {rel_type.name} is used by {used} relationship(s); "
+            "it cannot be deleted.",
+            extra={"in_use": {"relationships": used}},
+        )
+    record_type_change(
+        obj=rel_type,
+        action="deleted",
+        changes=diff(_fields_of(rel_type, RELATIONSHIP_TYPE_FIELDS), {}),
+        context=context,
+    )
+    try:
+        with transaction.atomic():
+            rel_type.delete()
+    except (ProtectedError, RestrictedError, IntegrityError) as exc:
+        raise ConflictError(
+            f"The relationship type {rel_type.name} is still in use; it cannot be deleted."
+        ) from exc
 
 
 # --- configuration items ------------------------------------------------------------------
@@ -256,6 +446,7 @@ def ci_create(
     if unknown:
         raise ApplicationError(f"Unknown fields: {', '.join(sorted(unknown))}.")
     _normalize_identifiers(fields)
+    _check_initial_status(fields.setdefault("status", CIStatus.ORDERED))
     fields.setdefault("attributes", {})
     validate_attributes(ci_type, fields["attributes"])
     ci = ConfigurationItem(ci_type=ci_type, name=name, **fields)
@@ -312,6 +503,33 @@ def _check_batch_taken(items: Sequence[Mapping[str, Any]]) -> dict[int, dict[str
     return errors
 
 
+def _check_batch_hostnames(items: Sequence[Mapping[str, Any]]) -> dict[int, dict[str, list[str]]]:
+    """Host names repeated in the batch or held by a CI that is not disposed (one query)."""
+    errors: dict[int, dict[str, list[str]]] = {}
+    wanted: dict[str, int] = {}
+    for index, item in enumerate(items):
+        host = item.get("hostname") or ""
+        if not host or item.get("status") == CIStatus.DISPOSED:
+            continue
+        if host in wanted:
+            _batch_errors(
+                errors, index, "hostname", f"Repeats the host name of item {wanted[host]}."
+            )
+        else:
+            wanted[host] = index
+    if wanted:
+        taken = (
+            ConfigurationItem.objects.filter(hostname__in=list(wanted))
+            .exclude(status=CIStatus.DISPOSED)
+            .values_list("hostname", flat=True)
+        )
+        for host in taken:
+            _batch_errors(
+                errors, wanted[host], "hostname", "A CI that is not disposed has this host name."
+            )
+    return errors
+
+
 def _refuse(errors: dict[int, dict[str, list[str]]]) -> None:
     raise ApplicationError(
         "Some items are invalid; nothing was created.",
@@ -355,12 +573,16 @@ def ci_bulk_create(
         except ValidationError as exc:
             errors.setdefault(index, {}).update(exc.message_dict)
             continue
-        if ci.status not in CIStatus.values:
-            errors.setdefault(index, {})["status"] = ["Not a valid status."]
+        if ci.status not in CI_INITIAL_STATUSES:
+            allowed = ", ".join(s for s in CIStatus.values if s in CI_INITIAL_STATUSES)
+            errors.setdefault(index, {})["status"] = [
+                f"A new CI cannot start as '{ci.status}'. Allowed: {allowed}."
+            ]
         cis.append(ci)
-    for index, item_errors in _check_batch_repeats(prepared).items():
-        for field, messages in item_errors.items():
-            errors.setdefault(index, {}).setdefault(field, []).extend(messages)
+    for checks in (_check_batch_repeats(prepared), _check_batch_hostnames(prepared)):
+        for index, item_errors in checks.items():
+            for field, messages in item_errors.items():
+                errors.setdefault(index, {}).setdefault(field, []).extend(messages)
     if errors:  # refused anyway: report clashes with existing CIs in the same answer
         for index, item_errors in _check_batch_taken(prepared).items():
             for field, messages in item_errors.items():
@@ -415,7 +637,7 @@ def ci_update(
         return ci
     if "attributes" in changes or "ci_type" in changes:
         validate_attributes(ci.ci_type, ci.attributes)
-    _validate(ci)
+    _validate(ci, unchanged=[f for f in ("hostname", "uuid") if f not in changes])
     ci.version += 1
     _save_unique(ci)
     record_change(ci=ci, kind=HistoryEntry.Kind.UPDATED, changes=changes, context=context)
@@ -469,6 +691,19 @@ def ci_delete(*, context: ChangeContext, ci_id: int) -> None:
     """Delete a CI (admins only; normally a CI is disposed, not deleted). History stays."""
     require_permission(context, "cmdb.delete_configurationitem")
     ci = _lock_ci(ci_id)
+    # Its relationships go with it: each neighbour records the removal (history, as-of view).
+    links = Relationship.objects.filter(Q(source=ci) | Q(target=ci)).select_related(
+        "type", "source", "target"
+    )
+    record_many(
+        new_entry(
+            ci=rel.target if rel.source_id == ci.pk else rel.source,
+            kind=HistoryEntry.Kind.RELATIONSHIP,
+            changes={"added": [], "removed": [_relationship_repr(rel)]},
+            context=context,
+        )
+        for rel in links
+    )
     record_change(
         ci=ci, kind=HistoryEntry.Kind.DELETED, changes=diff(snapshot(ci), {}), context=context
     )
@@ -508,6 +743,47 @@ def ci_set_roles(
         context=context,
     )
     return list(ci.roles.all())
+
+
+def _check_role(role: str) -> None:
+    if role not in CIRoleKind.values:
+        raise ValidationError({"role": [f"'{role}' is not a CI role."]})
+
+
+@transaction.atomic
+def ci_role_add(*, context: ChangeContext, ci_id: int, user: Any, role: str) -> CIRole:
+    """Give `user` the `role` on a CI, under the CI's row lock (concurrent edits all count)."""
+    require_permission(context, "cmdb.change_configurationitem")
+    _check_role(role)
+    ci = _lock_ci(ci_id)
+    existing = CIRole.objects.filter(ci=ci, user=user, role=role).first()
+    if existing is not None:
+        return existing
+    added = CIRole.objects.create(ci=ci, user=user, role=role)
+    record_change(
+        ci=ci,
+        kind=HistoryEntry.Kind.ROLE,
+        changes={"added": [[user.pk, role]], "removed": []},
+        context=context,
+    )
+    return added
+
+
+@transaction.atomic
+def ci_role_remove(*, context: ChangeContext, ci_id: int, user: Any, role: str) -> bool:
+    """Take `role` on a CI away from `user`, under the CI's row lock; False if they had none."""
+    require_permission(context, "cmdb.change_configurationitem")
+    ci = _lock_ci(ci_id)
+    deleted, _ = CIRole.objects.filter(ci=ci, user=user, role=role).delete()
+    if not deleted:
+        return False
+    record_change(
+        ci=ci,
+        kind=HistoryEntry.Kind.ROLE,
+        changes={"added": [], "removed": [[user.pk, role]]},
+        context=context,
+    )
+    return True
 
 
 # --- relationships ------------------------------------------------------------------------

@@ -39,6 +39,7 @@ def restore_reference_data() -> None:
         "cmdb.migrations.0004_default_field_owners",
     ):
         importlib.import_module(module).create(apps, None)
+    importlib.import_module("cmdb.migrations.0008_schema_identity").set_builtin_keys(apps, None)
     roles.sync_roles_after_migrate(sender=None)
 
 
