@@ -46,7 +46,7 @@ def test_two_people_adding_roles_at_once_both_count(make_user, monkeypatch):
                 {"user": person.username, "role": "systems_manager"},
             )
             assert response.status_code == 302, response.status_code
-        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+        except BaseException as exc:
             errors.append(exc)
         finally:
             connections.close_all()
@@ -61,19 +61,20 @@ def test_two_people_adding_roles_at_once_both_count(make_user, monkeypatch):
     assert ci.history.filter(kind="role").count() == 2
 
     # and removing two at once removes both
-    remove_threads = [
-        threading.Thread(
-            target=lambda user=p: (
-                services.ci_role_remove(
-                    context=SYSTEM, ci_id=ci.pk, user=user, role="systems_manager"
-                )
-                or connections.close_all()
+    def remove(person):
+        try:
+            services.ci_role_remove(
+                context=SYSTEM, ci_id=ci.pk, user=person, role="systems_manager"
             )
-        )
-        for p in people
-    ]
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    remove_threads = [threading.Thread(target=remove, args=(p,)) for p in people]
     for thread in remove_threads:
         thread.start()
     for thread in remove_threads:
         thread.join(30)
+    assert not errors
     assert not ci.roles.exists()
