@@ -513,3 +513,58 @@ def test_read_only_users_cannot_write_types(readonly_api):
         services.ci_type_create(
             context=services.ChangeContext(actor=readonly_api.user), name="N", slug="n"
         )
+
+
+# --- admin ---------------------------------------------------------------------------------------
+
+
+def test_the_admin_refuses_a_remote_ref_and_writes_types_through_the_service(
+    admin_client, listener
+):
+    body = {"name": "Remote", "slug": "remote", "description": "", "attribute_schema": ""}
+    body["attribute_schema"] = f'{{"$ref": "{listener.url}"}}'
+    response = admin_client.post("/admin/cmdb/citype/add/", body)
+    assert response.status_code == 200  # the form again, with the error
+    assert b"points outside the schema" in response.content
+    assert not CIType.objects.filter(slug="remote").exists()
+    body["attribute_schema"] = '{"type": "object"}'
+    assert admin_client.post("/admin/cmdb/citype/add/", body).status_code == 302
+    ci_type = CIType.objects.get(slug="remote")
+    CIFactory(ci_type=ci_type, attributes={"size": "big"})
+    body["attribute_schema"] = '{"type": "object", "properties": {"size": {"type": "integer"}}}'
+    response = admin_client.post(f"/admin/cmdb/citype/{ci_type.pk}/change/", body)
+    assert response.status_code == 200
+    assert b"would no longer validate" in response.content
+    ci_type.refresh_from_db()
+    assert ci_type.attribute_schema == {"type": "object"}
+    time.sleep(0.3)
+    assert not listener.contacted.is_set()
+
+
+# --- the migration keeps working on a database with duplicate host names -----------------------
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_migration_clears_duplicate_host_names_and_records_it():
+    from django.db import connection as conn
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(conn)
+    executor.migrate([("cmdb", "0007_drop_redundant_fk_indexes")])
+    old = executor.loader.project_state([("cmdb", "0007_drop_redundant_fk_indexes")]).apps
+    ci_model = old.get_model("cmdb", "ConfigurationItem")
+    type_model = old.get_model("cmdb", "CIType")
+    ci_type = type_model.objects.create(name="Legacy", slug="legacy")
+    first = ci_model.objects.create(name="a", ci_type=ci_type, hostname="dup")
+    second = ci_model.objects.create(name="b", ci_type=ci_type, hostname="DUP")
+    gone = ci_model.objects.create(name="c", ci_type=ci_type, hostname="dup", status="disposed")
+
+    executor = MigrationExecutor(conn)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+    hosts = dict(ConfigurationItem.objects.values_list("pk", "hostname"))
+    assert hosts[first.pk] == "dup" and hosts[second.pk] == "" and hosts[gone.pk] == "dup"
+    entry = HistoryEntry.objects.get(ci_id=second.pk)
+    assert entry.changes == {"hostname": {"old": "DUP", "new": ""}}
+    assert CIType.objects.get(slug="server").builtin_key == "server"
