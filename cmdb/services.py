@@ -229,9 +229,16 @@ def record_type_change(
 ) -> None:
     """Record a change of a CI type or relationship type with its context.
 
-    Types have no CI history of their own: the change goes to the `cmdb.audit` log (actor,
-    source, reference, reason), one line of JSON per change.
+    Types have no CI history of their own: the change goes to the generic audit log
+    (`itsm.audit.record`) where there is one, and to the `cmdb.audit` logger (actor, source,
+    reference, reason), one line of JSON per change. Call before deleting `obj`.
     """
+    try:
+        from itsm import audit  # type: ignore[attr-defined]
+    except ImportError:  # not in this installation yet
+        audit = None
+    if audit is not None:
+        audit.record(obj=obj, kind=action, changes=changes, context=context)
     audit_log.info(
         json.dumps(
             {
