@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsonschema
 from django.conf import settings
@@ -21,6 +21,9 @@ from django.core.exceptions import ValidationError
 from referencing import Registry, Resource
 from referencing.exceptions import NoSuchResource, Unresolvable
 from referencing.jsonschema import DRAFT202012
+
+if TYPE_CHECKING:
+    from .models import CIType
 
 #: Defaults of the limits (settings `CMDB_SCHEMA_MAX_BYTES`, `CMDB_SCHEMA_MAX_DEPTH`).
 MAX_SCHEMA_BYTES = 64 * 1024
@@ -203,7 +206,7 @@ def _refuse_handler(uri: str):
 _REFUSING_HANDLERS = {scheme: _refuse_handler for scheme in ("http", "https", "file", "ftp", "")}
 
 
-def attribute_errors(validator: jsonschema.protocols.Validator, attributes: Any) -> list[str]:
+def _validator_errors(validator: jsonschema.protocols.Validator, attributes: Any) -> list[str]:
     """Messages of everything wrong with `attributes`, at most 20, each prefixed by its path."""
     try:
         errors = sorted(validator.iter_errors(attributes), key=lambda e: list(e.absolute_path))
@@ -214,3 +217,48 @@ def attribute_errors(validator: jsonschema.protocols.Validator, attributes: Any)
         where = "/".join(str(p) for p in error.absolute_path)
         messages.append(f"{where}: {error.message}" if where else error.message)
     return messages
+
+
+# --- attributes of CIs ------------------------------------------------------------------------
+
+
+def _validators(ci_type: CIType, schema: dict) -> tuple[Any, jsonschema.protocols.Validator]:
+    """(fast, full) validators of a CI type's schema, remembered on the instance while its
+    schema object stays the same (a bulk create validates thousands of items against it)."""
+    cached = ci_type.__dict__.get("_attribute_validators")
+    if cached is None or cached[0] is not schema:
+        schema_json = json.dumps(schema, sort_keys=True)
+        cached = (schema, fast_validator(schema_json), full_validator(schema_json))
+        ci_type.__dict__["_attribute_validators"] = cached
+    return cached[1], cached[2]
+
+
+def validate_attribute_schema(schema: Any) -> None:
+    """A CI type's attribute schema must be a self-contained, bounded, valid JSON Schema
+    (see `check_attribute_schema`); raises a field error on `attribute_schema`."""
+    check_attribute_schema(schema)
+
+
+def attribute_errors(ci_type: CIType, attributes: Any) -> list[str]:
+    """What is wrong with `attributes` for the CI type's schema (empty list: valid)."""
+    if not isinstance(attributes, dict):
+        return ["Must be a JSON object."]
+    schema = ci_type.attribute_schema or {}
+    if not schema:
+        return []
+    fast, full = _validators(ci_type, schema)
+    if fast is not None:
+        # Compiled validation first; the interpreted validator only to explain a failure.
+        try:
+            fast(attributes)
+            return []
+        except Exception:
+            pass
+    return _validator_errors(full, attributes)
+
+
+def validate_attributes(ci_type: CIType, attributes: Any) -> None:
+    """Validate `attributes` against the CI type's JSON Schema; raise a field error listing each problem."""
+    messages = attribute_errors(ci_type, attributes)
+    if messages:
+        raise ValidationError({"attributes": messages})

@@ -7,20 +7,16 @@ report, a release step, a migration), validates, writes, and records history thr
 
 from __future__ import annotations
 
-import json
-import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import ProtectedError, Q, RestrictedError
+from django.db.models import Q
 from django.utils import timezone
 
-from itsm import caching
 from itsm.exceptions import ApplicationError, ConflictError, PermissionDeniedError
 
-from . import schemas
 from .choices import CI_INITIAL_STATUSES, CI_TRANSITIONS, CIRoleKind, CIStatus
 from .history import ChangeContext, diff, new_entry, record_change, record_many, snapshot
 from .identifiers import normalize_hostname, normalize_serial, normalize_uuid
@@ -36,6 +32,12 @@ from .models import (
     SoftwareVersion,
     StatusChange,
     software_key,
+)
+from .schemas import (  # noqa: F401 - attribute_errors and the schema check are offered here too
+    _validators,
+    attribute_errors,
+    validate_attribute_schema,
+    validate_attributes,
 )
 
 #: Fields a caller may set on create or update; status moves only through ci_transition.
@@ -64,48 +66,6 @@ def require_permission(context: ChangeContext, perm: str) -> None:
     actor = context.actor
     if actor is not None and not actor.has_perm(perm):
         raise PermissionDeniedError(f"You do not have permission to do this ({perm}).")
-
-
-def _validators(ci_type: CIType, schema: dict):
-    """(fast, full) validators of a CI type's schema, remembered on the instance while its
-    schema object stays the same (a bulk create validates thousands of items against it)."""
-    cached = ci_type.__dict__.get("_attribute_validators")
-    if cached is None or cached[0] is not schema:
-        schema_json = json.dumps(schema, sort_keys=True)
-        cached = (schema, schemas.fast_validator(schema_json), schemas.full_validator(schema_json))
-        ci_type.__dict__["_attribute_validators"] = cached
-    return cached[1], cached[2]
-
-
-def validate_attribute_schema(schema: Any) -> None:
-    """A CI type's attribute schema must be a self-contained, bounded, valid JSON Schema
-    (see `cmdb.schemas.check_attribute_schema`); raises a field error on `attribute_schema`."""
-    schemas.check_attribute_schema(schema)
-
-
-def attribute_errors(ci_type: CIType, attributes: Any) -> list[str]:
-    """What is wrong with `attributes` for the CI type's schema (empty list: valid)."""
-    if not isinstance(attributes, dict):
-        return ["Must be a JSON object."]
-    schema = ci_type.attribute_schema or {}
-    if not schema:
-        return []
-    fast, full = _validators(ci_type, schema)
-    if fast is not None:
-        # Compiled validation first; the interpreted validator only to explain a failure.
-        try:
-            fast(attributes)
-            return []
-        except Exception:
-            pass
-    return schemas.attribute_errors(full, attributes)
-
-
-def validate_attributes(ci_type: CIType, attributes: Any) -> None:
-    """Validate `attributes` against the CI type's JSON Schema; raise a field error listing each problem."""
-    messages = attribute_errors(ci_type, attributes)
-    if messages:
-        raise ValidationError({"attributes": messages})
 
 
 def _normalize_identifiers(values: dict[str, Any]) -> None:
@@ -211,233 +171,6 @@ def _lock_ci(ci_id: int) -> ConfigurationItem:
         )
     except ConfigurationItem.DoesNotExist as exc:
         raise ApplicationError(f"CI {ci_id} does not exist.") from exc
-
-
-# --- CI types -----------------------------------------------------------------------------
-
-
-CI_TYPE_FIELDS = ("name", "slug", "description", "attribute_schema", "is_hardware")
-RELATIONSHIP_TYPE_FIELDS = ("name", "slug", "forward_label", "reverse_label")
-#: How many CIs a refused schema change names.
-REVALIDATION_EXAMPLES = 5
-
-audit_log = logging.getLogger("cmdb.audit")
-
-
-def record_type_change(
-    *, obj: CIType | RelationshipType, action: str, changes: dict[str, Any], context: ChangeContext
-) -> None:
-    """Record a change of a CI type or relationship type with its context.
-
-    Types have no CI history of their own: the change goes to the generic audit log
-    (`itsm.audit.record`) where there is one, and to the `cmdb.audit` logger (actor, source,
-    reference, reason), one line of JSON per change. Call before deleting `obj`.
-    """
-    try:
-        from itsm import audit  # type: ignore[attr-defined]
-    except ImportError:  # not in this installation yet
-        audit = None
-    if audit is not None:
-        audit.record(obj=obj, kind=action, changes=changes, context=context)
-    audit_log.info(
-        json.dumps(
-            {
-                "object": obj._meta.label,
-                "id": obj.pk,
-                "slug": obj.slug,
-                "action": action,
-                "actor": context.actor_name,
-                "source": context.source,
-                "source_ref": context.source_ref,
-                "reason": context.reason,
-                "changes": changes,
-            },
-            default=str,
-        )
-    )
-
-
-def _fields_of(obj: Any, names: Sequence[str]) -> dict[str, Any]:
-    return {name: getattr(obj, name) for name in names}
-
-
-def _check_fields(data: Mapping[str, Any], allowed: Sequence[str]) -> None:
-    unknown = set(data) - set(allowed)
-    if unknown:
-        raise ApplicationError(f"Unknown fields: {', '.join(sorted(unknown))}.")
-
-
-def _cis_failing_schema(ci_type: CIType) -> tuple[int, list[str]]:
-    """How many CIs of the type its (new) schema refuses, and the first few, described."""
-    failing, examples = 0, []
-    rows = ConfigurationItem.objects.filter(ci_type=ci_type).order_by("pk")
-    for pk, name, attributes in rows.values_list("pk", "name", "attributes").iterator(2000):
-        messages = attribute_errors(ci_type, attributes)
-        if messages:
-            failing += 1
-            if len(examples) < REVALIDATION_EXAMPLES:
-                examples.append(f"{name} (id {pk}): {messages[0]}")
-    return failing, examples
-
-
-def ci_type_schema_problems(ci_type: CIType) -> list[str]:
-    """Messages naming the CIs of `ci_type` that its (unsaved, new) schema would refuse;
-    empty when every CI still validates. For the service and for forms that want to say it."""
-    failing, examples = _cis_failing_schema(ci_type)
-    if not failing:
-        return []
-    return [
-        f"{failing} CI(s) of this type would no longer validate; fix them or the schema first.",
-        *examples,
-    ]
-
-
-@transaction.atomic
-def ci_type_create(*, context: ChangeContext, name: str, slug: str, **fields: Any) -> CIType:
-    """Create a CI class after checking its attribute schema (see `cmdb.schemas`)."""
-    require_permission(context, "cmdb.add_citype")
-    _check_fields(fields, CI_TYPE_FIELDS)
-    ci_type = CIType(name=name, slug=slug, **fields)
-    ci_type.full_clean()  # CIType.clean checks the schema
-    ci_type.save()
-    record_type_change(
-        obj=ci_type,
-        action="created",
-        changes=diff({}, _fields_of(ci_type, CI_TYPE_FIELDS)),
-        context=context,
-    )
-    return ci_type
-
-
-@transaction.atomic
-def ci_type_update(*, context: ChangeContext, ci_type_id: int, data: Mapping[str, Any]) -> CIType:
-    """Change a CI class. A new schema is checked, and refused (400) while CIs of the type
-    would no longer validate against it; the first few are named.
-
-    The slug of a built-in type may change: agents find built-in types by `builtin_key`.
-    """
-    require_permission(context, "cmdb.change_citype")
-    _check_fields(data, CI_TYPE_FIELDS)
-    try:
-        ci_type = CIType.objects.select_for_update().get(pk=ci_type_id)
-    except CIType.DoesNotExist as exc:
-        raise ApplicationError(f"CI type {ci_type_id} does not exist.") from exc
-    before = _fields_of(ci_type, CI_TYPE_FIELDS)
-    for field, value in data.items():
-        setattr(ci_type, field, value)
-    changes = diff(before, _fields_of(ci_type, CI_TYPE_FIELDS))
-    if not changes:
-        return ci_type
-    ci_type.full_clean()
-    if "attribute_schema" in changes:
-        problems = ci_type_schema_problems(ci_type)
-        if problems:
-            raise ValidationError({"attribute_schema": problems})
-    ci_type.save()
-    caching.bump("cmdb")  # list pages show the type's name and slug
-    record_type_change(obj=ci_type, action="updated", changes=changes, context=context)
-    return ci_type
-
-
-@transaction.atomic
-def ci_type_delete(*, context: ChangeContext, ci_type_id: int) -> None:
-    """Delete a CI class that no CI uses; in use it is a 409 saying how many CIs use it."""
-    require_permission(context, "cmdb.delete_citype")
-    try:
-        ci_type = CIType.objects.select_for_update().get(pk=ci_type_id)
-    except CIType.DoesNotExist as exc:
-        raise ApplicationError(f"CI type {ci_type_id} does not exist.") from exc
-    used = ConfigurationItem.objects.filter(ci_type=ci_type).count()
-    if used:
-        raise ConflictError(
-            f"The CI type {ci_type.name} is used by {used} CI(s); it cannot be deleted.",
-            extra={"in_use": {"cis": used}},
-        )
-    record_type_change(
-        obj=ci_type,
-        action="deleted",
-        changes=diff(_fields_of(ci_type, CI_TYPE_FIELDS), {}),
-        context=context,
-    )
-    try:
-        with transaction.atomic():
-            ci_type.delete()
-    except (ProtectedError, RestrictedError, IntegrityError) as exc:
-        raise ConflictError(
-            f"The CI type {ci_type.name} is still in use; it cannot be deleted."
-        ) from exc
-
-
-@transaction.atomic
-def relationship_type_create(
-    *, context: ChangeContext, name: str, slug: str, **fields: Any
-) -> RelationshipType:
-    """Create a kind of relationship."""
-    require_permission(context, "cmdb.add_relationshiptype")
-    _check_fields(fields, RELATIONSHIP_TYPE_FIELDS)
-    rel_type = RelationshipType(name=name, slug=slug, **fields)
-    rel_type.full_clean()
-    rel_type.save()
-    record_type_change(
-        obj=rel_type,
-        action="created",
-        changes=diff({}, _fields_of(rel_type, RELATIONSHIP_TYPE_FIELDS)),
-        context=context,
-    )
-    return rel_type
-
-
-@transaction.atomic
-def relationship_type_update(
-    *, context: ChangeContext, relationship_type_id: int, data: Mapping[str, Any]
-) -> RelationshipType:
-    """Change a kind of relationship (names and labels)."""
-    require_permission(context, "cmdb.change_relationshiptype")
-    _check_fields(data, RELATIONSHIP_TYPE_FIELDS)
-    try:
-        rel_type = RelationshipType.objects.select_for_update().get(pk=relationship_type_id)
-    except RelationshipType.DoesNotExist as exc:
-        raise ApplicationError(f"Relationship type {relationship_type_id} does not exist.") from exc
-    before = _fields_of(rel_type, RELATIONSHIP_TYPE_FIELDS)
-    for field, value in data.items():
-        setattr(rel_type, field, value)
-    changes = diff(before, _fields_of(rel_type, RELATIONSHIP_TYPE_FIELDS))
-    if not changes:
-        return rel_type
-    rel_type.full_clean()
-    rel_type.save()
-    record_type_change(obj=rel_type, action="updated", changes=changes, context=context)
-    return rel_type
-
-
-@transaction.atomic
-def relationship_type_delete(*, context: ChangeContext, relationship_type_id: int) -> None:
-    """Delete a kind of relationship no link uses; in use it is a 409 with the count."""
-    require_permission(context, "cmdb.delete_relationshiptype")
-    try:
-        rel_type = RelationshipType.objects.select_for_update().get(pk=relationship_type_id)
-    except RelationshipType.DoesNotExist as exc:
-        raise ApplicationError(f"Relationship type {relationship_type_id} does not exist.") from exc
-    used = Relationship.objects.filter(type=rel_type).count()
-    if used:
-        raise ConflictError(
-            f"The relationship type {rel_type.name} is used by {used} relationship(s); "
-            "it cannot be deleted.",
-            extra={"in_use": {"relationships": used}},
-        )
-    record_type_change(
-        obj=rel_type,
-        action="deleted",
-        changes=diff(_fields_of(rel_type, RELATIONSHIP_TYPE_FIELDS), {}),
-        context=context,
-    )
-    try:
-        with transaction.atomic():
-            rel_type.delete()
-    except (ProtectedError, RestrictedError, IntegrityError) as exc:
-        raise ConflictError(
-            f"The relationship type {rel_type.name} is still in use; it cannot be deleted."
-        ) from exc
 
 
 # --- configuration items ------------------------------------------------------------------
@@ -996,3 +729,19 @@ def _describe(keys: Iterable[SoftwareKey]) -> list[dict[str, str]]:
         {"name": name, "vendor": vendor, "version": version}
         for name, vendor, version in sorted(keys)
     ]
+
+
+# CI types and relationship types: written in type_services, offered here with the rest.
+from .type_services import (  # noqa: E402, F401
+    CI_TYPE_FIELDS,
+    RELATIONSHIP_TYPE_FIELDS,
+    REVALIDATION_EXAMPLES,
+    ci_type_create,
+    ci_type_delete,
+    ci_type_schema_problems,
+    ci_type_update,
+    record_type_change,
+    relationship_type_create,
+    relationship_type_delete,
+    relationship_type_update,
+)
