@@ -58,9 +58,15 @@ from django.utils import timezone
 from itsm.exceptions import ApplicationError, ConflictError, PermissionDeniedError
 
 from . import services
-from .choices import CIStatus
+from .choices import CI_INITIAL_STATUSES, CIStatus
 from .history import ChangeContext, diff, new_entry, record_many, snapshot
-from .identifiers import normalize_hostname, normalize_serial, normalize_uuid
+from .identifiers import (
+    normalize_hostname,
+    normalize_serial,
+    normalize_uuid,
+    validate_hostname,
+    validate_uuid,
+)
 from .models import (
     CIType,
     ConfigurationItem,
@@ -516,6 +522,11 @@ def _check_lengths(row: _Row, values: Mapping[str, Any], raw: Mapping[str, str])
             text = text.rstrip(".")
         if len(text) > limit:
             row.error(name, f"At most {limit} characters (this has {len(text)}).")
+    for name, check in (("hostname", validate_hostname), ("uuid", validate_uuid)):
+        try:
+            check(values.get(name) or "")
+        except ValidationError as exc:
+            row.error(name, exc.messages[0])
 
 
 def _reference(
@@ -563,6 +574,8 @@ def _row_values(
     status = _cell(cells.get("status")).lower()
     if status and status not in CIStatus.values:
         row.error("status", f"“{status}” is not a status. Allowed: {', '.join(CIStatus.values)}.")
+    elif creating and status and status not in CI_INITIAL_STATUSES:
+        row.error("status", f"A new CI cannot start as “{status}”.")
     elif creating:
         values["status"] = status or CIStatus.ORDERED
     elif status and status != target.status:

@@ -568,3 +568,28 @@ def test_the_migration_clears_duplicate_host_names_and_records_it():
     entry = HistoryEntry.objects.get(ci_id=second.pk)
     assert entry.changes == {"hostname": {"old": "DUP", "new": ""}}
     assert CIType.objects.get(slug="server").builtin_key == "server"
+
+
+# --- the CSV import's dry run says what the real run would refuse -------------------------------
+
+
+def test_a_csv_dry_run_refuses_bad_identities_and_initial_statuses(cmdb_manager):
+    from cmdb import imports
+    from cmdb.choices import ChangeSource
+    from cmdb.history import ChangeContext
+
+    server_type()
+    data = "\n".join(
+        [
+            "name,ci_type,status,hostname,uuid,attr:os",
+            "a,test-server,,web 01,,L",
+            "b,test-server,,,not-a-uuid,L",
+            "c,test-server,disposed,,,L",
+            "d,test-server,production,good-host,,L",
+        ]
+    ).encode()
+    context = ChangeContext(actor=cmdb_manager, source=ChangeSource.IMPORT)
+    result = imports.import_csv(context=context, kind="cis", data=data, dry_run=True)
+    errors = {item["row"]: item["errors"] for item in result.row_errors}
+    assert set(errors) == {2, 3, 4}
+    assert "hostname" in errors[2] and "uuid" in errors[3] and "status" in errors[4]
