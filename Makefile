@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test install migrate seed lint format bench worker beat check-deploy clean
+.PHONY: run test test-sqlite typecheck install migrate seed lint format bench worker beat check-deploy clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,14 @@ test: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	DEBUG=$${DEBUG:-1} $(PY) -m pytest $(PYTEST_ARGS)
+
+## make test-sqlite: the suite again on the SQLite fallback (no PostgreSQL, no Redis, eager tasks)
+test-sqlite: install
+	DEBUG=$${DEBUG:-1} DATABASE_URL= REDIS_URL= CELERY_BROKER_URL= $(PY) -m pytest $(PYTEST_ARGS)
+
+## make typecheck: mypy with django-stubs over services and selectors
+typecheck: install
+	DEBUG=$${DEBUG:-1} $(VENV)/bin/mypy
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -220,14 +220,14 @@ def ensure_api_token(url: str) -> str:
     setup_django(url)
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
-    from rest_framework.authtoken.models import Token
 
     from itsm.roles import CMDB_MANAGER
+    from itsm.tokens import create_api_token
 
     user, _ = get_user_model().objects.get_or_create(username=BENCH_USERNAME)
     user.groups.add(Group.objects.get(name=CMDB_MANAGER))
-    token, _ = Token.objects.get_or_create(user=user)
-    return token.key
+    key, _ = create_api_token(actor=user, user=user, name="bench")  # keys are stored hashed
+    return key
 
 
 def delete_bench_created(url: str) -> int:

@@ -14,6 +14,17 @@ class ItsmConfig(AppConfig):
 
         post_migrate.connect(roles.sync_roles_after_migrate, sender=self)
         self._connect_permission_invalidation()
+        self._retire_clear_text_token_admin()
+
+    @staticmethod
+    def _retire_clear_text_token_admin() -> None:
+        """DRF's token admin would store keys in clear, which nothing accepts any more: API
+        tokens live hashed in itsm.ApiToken (its admin is in itsm/admin.py)."""
+        from django.contrib import admin
+        from rest_framework.authtoken.models import TokenProxy
+
+        if admin.site.is_registered(TokenProxy):
+            admin.site.unregister(TokenProxy)
 
     @staticmethod
     def _connect_permission_invalidation() -> None:
@@ -34,8 +45,6 @@ class ItsmConfig(AppConfig):
             Group.permissions.through,
         ):
             m2m_changed.connect(bump, sender=sender, weak=False)
-        from rest_framework.authtoken.models import Token
-
-        for sender in (user_model, Group, Permission, Token):
+        for sender in (user_model, Group, Permission):
             post_save.connect(bump, sender=sender, weak=False)
             post_delete.connect(bump, sender=sender, weak=False)

@@ -1,31 +1,35 @@
-"""Token authentication with the user (and their permissions) cached in the shared cache.
+"""Token authentication against the hashed `ApiToken` table (`Authorization: Token <key>`).
 
-Each API call otherwise reads the token and its user, then the user's permissions: three
-queries before any work. Cached entries are keyed by the permissions generation, which any
-change to users, groups, permissions or tokens bumps (signals in itsm/apps.py).
+Every call looks the token and its user up in the database (one indexed query), so a user
+deactivated by any path — the admin, a queryset `update()`, SQL — or a revoked or expired
+token is refused on the very next request. Nothing about a credential is cached; the user's
+permissions are, keyed by a generation that changes with them (itsm/auth_backends.py).
 """
 
 from __future__ import annotations
 
-import hashlib
-
-from django.core.cache import cache
+from django.utils import timezone
+from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 
-from . import caching
 
-TOKEN_TTL = 300
+class ApiTokenAuthentication(TokenAuthentication):
+    """`Authorization: Token <key>`, checked against the stored SHA-256 of the key."""
 
-
-class CachedTokenAuthentication(TokenAuthentication):
     def authenticate_credentials(self, key):
-        if not caching.enabled():
-            return super().authenticate_credentials(key)
-        cache_key = f"token:{caching.generation('permissions')}:{hashlib.sha256(key.encode()).hexdigest()[:40]}"
-        cached = cache.get(cache_key)
-        if cached is not None:
-            return cached
-        user, token = super().authenticate_credentials(key)
-        user.get_all_permissions()  # fills user._perm_cache, cached with the user
-        cache.set(cache_key, (user, token), TOKEN_TTL)
-        return user, token
+        from . import tokens  # not at import time: DRF imports this class while it loads
+
+        token = tokens.token_for_key(key)
+        if token is None:
+            raise exceptions.AuthenticationFailed("Invalid token.")
+        now = timezone.now()
+        if token.expires is not None and token.expires <= now:
+            raise exceptions.AuthenticationFailed("Token has expired.")
+        if not token.user.is_active:
+            raise exceptions.AuthenticationFailed("User inactive or deleted.")
+        tokens.mark_used(token, now=now)
+        return token.user, token
+
+
+#: The former name, still accepted in settings.
+CachedTokenAuthentication = ApiTokenAuthentication

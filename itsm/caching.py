@@ -1,7 +1,8 @@
 """Shared-cache helpers: generation counters that invalidate cached reads across processes.
 
-Caching is on only when the cache is shared by every process (`REDIS_URL`): a per-process
-memory cache could not see another process's invalidation, and would serve stale data.
+Caching is on only when the cache is shared by every process (`REDIS_URL`) and reachable: a
+per-process memory cache could not see another process's invalidation, and would serve stale
+data.
 Generations are read once per request (one round trip for all of them) and kept for the
 rest of the request by `RequestGenerationsMiddleware`.
 """
@@ -21,8 +22,30 @@ _request_generations: contextvars.ContextVar[dict[str, int] | None] = contextvar
 )
 
 
-def enabled() -> bool:
+def shared() -> bool:
+    """Whether the configured cache is shared by every process (Redis)."""
     return bool(getattr(settings, "SHARED_CACHE", False))
+
+
+def degraded() -> bool:
+    """Whether the shared cache is unreachable and answered from process memory for now
+    (see itsm/redis_cache.py)."""
+    return bool(getattr(cache, "degraded", False))
+
+
+def enabled() -> bool:
+    """Whether cached reads may be used: the cache is shared and reachable. While Redis is
+    down, the fallback is per process and would miss other processes' bumps."""
+    return shared() and not degraded()
+
+
+def forget_generations() -> None:
+    """Drop the counters, so they restart at the clock (see `_start`): called when Redis is
+    back after an outage, during which bumps went to process memory and were lost."""
+    cache.delete_many([_key(n) for n in NAMES])
+    memo = _request_generations.get()
+    if memo is not None:
+        memo.clear()
 
 
 def _key(name: str) -> str:
@@ -56,7 +79,7 @@ def _start(name: str) -> int:
 
 def bump(name: str) -> None:
     """Invalidate everything cached under `name`, once the current transaction commits."""
-    if not enabled():
+    if not shared():
         return
 
     def _bump() -> None:

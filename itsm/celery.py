@@ -39,4 +39,5 @@ app.conf.beat_schedule = {
     "agents-audit-stale": {"task": "agents.audit_stale", "schedule": 900.0},
     "agents-purge-nonces": {"task": "agents.purge_nonces", "schedule": 600.0},
     "agents-purge-old-reports": {"task": "agents.purge_old_reports", "schedule": 86400.0},
+    "itsm-clear-expired-sessions": {"task": "itsm.clear_expired_sessions", "schedule": 86400.0},
 }

@@ -59,7 +59,6 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -68,6 +67,9 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "itsm",
+    # After itsm: itsm's `drf_create_token` (hashed tokens) overrides this app's command. The app
+    # stays for its migrations: itsm's 0002 moves its clear-text keys into hashed ApiTokens.
+    "rest_framework.authtoken",
     "cmdb",
     "incidents",
     "changes",
@@ -140,10 +142,18 @@ SHARED_CACHE = bool(REDIS_URL)
 if REDIS_URL:
     CACHES = {
         # django-redis keeps one client per process (Django's own backend builds one per call).
+        # [auth] While Redis is unreachable, calls are answered from process memory (logged,
+        # counted) and the shared caches switch off: see itsm/redis_cache.py.
         "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
+            "BACKEND": "itsm.redis_cache.FallbackRedisCache",
             "LOCATION": REDIS_URL,
-            "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient"},
+            "OPTIONS": {
+                "CLIENT_CLASS": "django_redis.client.DefaultClient",
+                "SOCKET_CONNECT_TIMEOUT": float(os.environ.get("CACHE_CONNECT_TIMEOUT", "1")),
+                "SOCKET_TIMEOUT": float(os.environ.get("CACHE_SOCKET_TIMEOUT", "1")),
+                "FALLBACK_RETRY_SECONDS": env_int("CACHE_FALLBACK_RETRY_SECONDS", 5),
+                "ON_RECOVERY": "itsm.caching.forget_generations",
+            },
         }
     }
 else:
@@ -163,29 +173,28 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
-SESSION_ENGINE = (
-    "django.contrib.sessions.backends.cached_db"
-    if REDIS_URL
-    else "django.contrib.sessions.backends.db"
-)
+# [auth] Sessions live in the database only: they survive a Redis outage, and a logout made
+# while Redis is down cannot be undone by a stale cached copy when it comes back. Expired ones
+# are deleted daily (itsm.clear_expired_sessions).
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600)
 
-# django-axes: lock out after repeated failures. The client address is REMOTE_ADDR only, so a
-# forged X-Forwarded-For header cannot give an attacker fresh addresses. Behind a trusted
-# reverse proxy set AXES_PROXY_HEADER=HTTP_X_FORWARDED_FOR *and* make the proxy overwrite it.
+# --- [auth] Client address behind a reverse proxy ------------------------------------------
+# X-Forwarded-For / X-Real-IP are believed only from these peers (addresses or networks,
+# comma-separated); empty trusts nobody, and REMOTE_ADDR is the client. One helper,
+# itsm.client_ip.client_ip, serves django-axes, the DRF throttles and the agents' logs.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])
+
+# django-axes: lock out after repeated failures, per client address (see above) and account.
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = env_int("AXES_COOLOFF_MINUTES", 15) / 60  # hours
 # Either the address or the account reaching the limit locks: one address cannot try many
 # accounts, and many addresses cannot share out the guesses at one account.
 AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
 AXES_RESET_ON_SUCCESS = True
-AXES_IPWARE_META_PRECEDENCE_ORDER = (
-    [os.environ["AXES_PROXY_HEADER"], "REMOTE_ADDR"]
-    if os.environ.get("AXES_PROXY_HEADER")
-    else ["REMOTE_ADDR"]
-)
+AXES_CLIENT_IP_CALLABLE = "itsm.client_ip.axes_client_ip"
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
 
@@ -212,7 +221,7 @@ CONTENT_SECURITY_POLICY = {
 }
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancer and container health checks
+    SECURE_REDIRECT_EXEMPT = [r"^(healthz|readyz)$"]  # load balancer and container checks
     SECURE_PROXY_SSL_HEADER = (
         ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", True) else None
     )
@@ -244,7 +253,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 *
 # --- REST framework -----------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "itsm.authentication.CachedTokenAuthentication",
+        "itsm.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     # Deny by default: an endpoint must be authenticated and hold the model permission.
@@ -265,15 +274,23 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_THROTTLE_RATES": {"enroll": "20/hour", "login": "10/minute"},
+    # [auth] "enroll" counts failed enrolments only, per client address.
+    "DEFAULT_THROTTLE_RATES": {
+        "enroll": os.environ.get("ENROLL_FAILURE_RATE", "20/hour"),
+        "login": "10/minute",
+    },
     "ORDERING_PARAM": "ordering",
     "SEARCH_PARAM": "q",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
-    "NUM_PROXIES": 0,
+    "NUM_PROXIES": 0,  # [auth] unused: our throttles ask itsm.client_ip (TRUSTED_PROXIES)
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "ITSM service desk and CMDB API",
-    "DESCRIPTION": "Configuration, incident, problem, change and release management. See docs/ and api.md.",
+    "DESCRIPTION": (
+        "Configuration management (CIs, relationships, impact, history, CSV import/export) and "
+        "signed agent inventory. Service desk, change and release endpoints arrive with their "
+        "features."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],

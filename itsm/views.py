@@ -1,14 +1,15 @@
-"""Pages that belong to no single process: login, dashboard, health check."""
+"""Pages that belong to no single process: login, dashboard, health checks, API tokens."""
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
-from django.db import connection
-from django.http import JsonResponse
-from django.shortcuts import render
+from django.http import Http404, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 
 class LoginView(auth_views.LoginView):
@@ -29,7 +30,81 @@ def home(request):
 @never_cache
 @require_GET
 def healthz(request):
-    """Liveness and database check for load balancers."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
+    """Liveness: the process answers. Touches no dependency (a database or Redis outage must
+    not get healthy processes restarted); readiness is /readyz."""
     return JsonResponse({"status": "ok"})
+
+
+@login_not_required
+@never_cache
+@require_GET
+def readyz(request):
+    """Readiness for load balancers: database, cache and (when configured) the Celery broker.
+
+    200 with each dependency's status; 503 naming the failing ones. Only exception class
+    names are shown, never addresses or credentials.
+    """
+    from .health import readiness
+
+    checks = readiness()
+    failing = [name for name, check in checks.items() if check["status"] == "error"]
+    body = {"status": "unavailable" if failing else "ok", "checks": checks, "failing": failing}
+    return JsonResponse(body, status=503 if failing else 200)
+
+
+# --- My API tokens ------------------------------------------------------------------------
+
+
+def api_tokens(request):
+    """The user's API tokens, and a form for a new one; the key appears once, in the answer."""
+    from django.utils.cache import add_never_cache_headers
+
+    from . import tokens
+    from .exceptions import ApplicationError
+    from .forms import ApiTokenForm
+
+    form = ApiTokenForm(request.POST if request.method == "POST" else None)
+    created = None
+    if form.is_bound and form.is_valid():
+        try:
+            key, token = tokens.create_api_token(
+                actor=request.user,
+                user=request.user,
+                name=form.cleaned_data["name"],
+                expires=form.cleaned_data["expires"],
+            )
+        except ApplicationError as exc:
+            for field, errors in exc.extra.items():
+                form.add_error(field if field in form.fields else None, errors)
+            if not exc.extra:
+                form.add_error(None, exc.message)
+        else:
+            created = {"key": key, "token": token}
+            form = ApiTokenForm()
+    response = render(
+        request,
+        "itsm/tokens.html",
+        {
+            "form": form,
+            "tokens": tokens.tokens_of(user=request.user),
+            "created": created,
+            "now": timezone.now(),
+        },
+        status=400 if form.errors else 200,
+    )
+    add_never_cache_headers(response)  # a new key must not stay in any cache
+    return response
+
+
+@require_POST
+def api_token_revoke(request, pk: int):
+    """Revoke one of the user's tokens."""
+    from . import tokens
+    from .exceptions import ApplicationError
+
+    try:
+        tokens.revoke_api_token(actor=request.user, token_id=pk)
+    except ApplicationError:
+        raise Http404("No such token.") from None
+    messages.success(request, "The token is revoked: it no longer works.")
+    return redirect("api-tokens")

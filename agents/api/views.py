@@ -13,12 +13,13 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from cmdb.choices import ChangeSource
 from cmdb.history import ChangeContext
+from itsm.client_ip import client_ip
 from itsm.permissions import HasPerm
+from itsm.throttling import FailureRateThrottle
 
 from .. import selectors, services
 from ..filtersets import (
@@ -52,7 +53,7 @@ def api_context(request) -> ChangeContext:
 
 
 def client_address(request) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
+    return client_ip(request)
 
 
 def refuse(request, exc: SignedRequestRejected) -> Response:
@@ -161,7 +162,10 @@ class RotateKeyView(SignedAgentView):
         return Response({"key_id": agent.key_id, "status": agent.status})
 
 
-class EnrollThrottle(AnonRateThrottle):
+class EnrollThrottle(FailureRateThrottle):
+    """Failed enrolments (unknown, used or expired token) per client address; successful ones
+    are not counted, so a fleet behind one NAT address enrols at full speed."""
+
     scope = "enroll"
 
 
@@ -182,6 +186,9 @@ class EnrollView(APIView):
                 **body.validated_data, remote_addr=client_address(request)
             )
         except SignedRequestRejected as exc:
+            for throttle in self.get_throttles():
+                if isinstance(throttle, FailureRateThrottle):
+                    throttle.record_failure(request, self)
             return refuse(request, exc)
         return Response(
             {"key_id": agent.key_id, "status": agent.status}, status=status.HTTP_201_CREATED

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
 import json
 
 import pytest
@@ -35,7 +36,10 @@ def test_accepted_report_is_stored_and_processed(client, signed_agent):
     response = signed_agent.post(client, native_report())
     assert response.status_code == 202, response.content
     report = InventoryReport.objects.get(pk=response.json()["report_id"])
-    assert bytes(report.body) == body_of(native_report()) or report.size > 0
+    sent = body_of(native_report())
+    assert bytes(report.body) == sent
+    assert report.size == len(sent)
+    assert report.sha256 == hashlib.sha256(sent).hexdigest()
     assert report.status == "processed"  # tasks are eager in tests
     ci = ConfigurationItem.objects.get()
     assert ci.hostname == "web-01.example.org"

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from cmdb.models import ConfigurationItem
 from itsm import roles
+from itsm.tokens import create_api_token
 from tests.factories import CIFactory, server_type
 
 pytestmark = pytest.mark.django_db
@@ -23,8 +23,8 @@ def ci():
 def client_for(user):
     client = APIClient()
     if user is not None:
-        token = Token.objects.create(user=user)
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        key, _ = create_api_token(actor=user, user=user, name="test")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client
 
 
