@@ -157,12 +157,19 @@ def ci_type_update(*, context: ChangeContext, ci_type_id: int, data: Mapping[str
 
 @transaction.atomic
 def ci_type_delete(*, context: ChangeContext, ci_type_id: int) -> None:
-    """Delete a CI class that no CI uses; in use it is a 409 saying how many CIs use it."""
+    """Delete a CI class that no CI uses and that is not built in; otherwise a 409 (saying
+    how many CIs use it)."""
     require_permission(context, "cmdb.delete_citype")
     try:
         ci_type = CIType.objects.select_for_update().get(pk=ci_type_id)
     except CIType.DoesNotExist as exc:
         raise ApplicationError(f"CI type {ci_type_id} does not exist.") from exc
+    if ci_type.builtin_key:
+        raise ConflictError(
+            f"The CI type {ci_type.name} is built in (agents create CIs of it); it cannot be "
+            "deleted.",
+            extra={"builtin_key": ci_type.builtin_key},
+        )
     used = ConfigurationItem.objects.filter(ci_type=ci_type).count()
     if used:
         raise ConflictError(

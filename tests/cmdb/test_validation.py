@@ -439,6 +439,8 @@ def test_agents_find_the_server_type_after_its_slug_is_renamed(manager_api):
     report = submit(make_agent(), native_report())
     assert report.status == "processed", report.error
     assert ConfigurationItem.objects.get().ci_type_id == server.pk
+    refused = manager_api.delete(f"{CI_TYPES}srv/")
+    assert refused.status_code == 409 and refused.json()["builtin_key"] == "server"
 
 
 # --- type services -------------------------------------------------------------------------------
