@@ -55,7 +55,7 @@ _ROOT = "urn:cmdb:attribute-schema"
 
 def _refuse_retrieval(uri: str):
     """The registry's retrieval: nothing outside the schema is ever fetched or read."""
-    raise NoSuchResource(ref=uri)
+    raise NoSuchResource(ref=uri)  # type: ignore[call-arg]
 
 
 #: Resolves only what the schema itself holds (and the bundled standard metaschemas).
@@ -121,7 +121,7 @@ def _is_self_contained(schema: Any) -> bool:
     return not _outside_references(schema)
 
 
-def _validator_class(schema: dict) -> type:
+def _validator_class(schema: dict) -> type[jsonschema.protocols.Validator]:
     return jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
 
 

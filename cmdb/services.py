@@ -103,13 +103,11 @@ def hostname_taken(hostname: str, *, exclude_id: int | None = None) -> str | Non
     hostname = normalize_hostname(hostname)
     if not hostname:
         return None
-    found = (
-        ConfigurationItem.objects.filter(hostname=hostname)
-        .exclude(status=CIStatus.DISPOSED)
-        .exclude(pk=exclude_id)
-        .values_list("name", flat=True)[:1]
-    )
-    return next(iter(found), None)
+    # Stored host names are normalised (lower case): an equality the hostname index serves.
+    others = ConfigurationItem.objects.filter(hostname=hostname).exclude(status=CIStatus.DISPOSED)
+    if exclude_id is not None:
+        others = others.exclude(pk=exclude_id)
+    return next(iter(others.values_list("name", flat=True)[:1]), None)
 
 
 def _check_initial_status(status: Any) -> None:

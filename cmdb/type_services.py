@@ -85,7 +85,8 @@ def _check_fields(data: Mapping[str, Any], allowed: Sequence[str]) -> None:
 
 def _cis_failing_schema(ci_type: CIType) -> tuple[int, list[str]]:
     """How many CIs of the type its (new) schema refuses, and the first few, described."""
-    failing, examples = 0, []
+    failing = 0
+    examples: list[str] = []
     rows = ConfigurationItem.objects.filter(ci_type=ci_type).order_by("pk")
     for pk, name, attributes in rows.values_list("pk", "name", "attributes").iterator(2000):
         messages = attribute_errors(ci_type, attributes)
