@@ -22,6 +22,22 @@ class ReportStatus(models.TextChoices):
     PROCESSED = "processed", "Processed"
     REJECTED = "rejected", "Rejected (cannot be applied)"
     FAILED = "failed", "Failed (will be retried)"
+    HELD = "held", "Held (key not bound to the CI it describes: waits for a CMDB Manager)"
+
+
+#: Allowed moves of a stored report. `failed` retries (to itself); `held` waits for a CMDB
+#: Manager: approving the binding applies it (`processed`), refusing it rejects it.
+REPORT_TRANSITIONS: dict[str, frozenset[str]] = {
+    ReportStatus.RECEIVED: frozenset(
+        {ReportStatus.PROCESSED, ReportStatus.REJECTED, ReportStatus.FAILED, ReportStatus.HELD}
+    ),
+    ReportStatus.FAILED: frozenset(
+        {ReportStatus.PROCESSED, ReportStatus.REJECTED, ReportStatus.FAILED, ReportStatus.HELD}
+    ),
+    ReportStatus.HELD: frozenset({ReportStatus.PROCESSED, ReportStatus.REJECTED}),
+    ReportStatus.PROCESSED: frozenset(),
+    ReportStatus.REJECTED: frozenset(),
+}
 
 
 class RejectionReason(models.TextChoices):
@@ -42,6 +58,9 @@ class RejectionReason(models.TextChoices):
     SCHEMA = "schema", "Body fails the report schema"
     IDENTITY = "identity", "Key reports for another machine"
     ENROLLMENT = "enrollment", "Bad enrolment token"
+    BINDING_APPROVED = "binding_approved", "Key binding approved by a CMDB Manager"
+    BINDING_REFUSED = "binding_refused", "Key binding refused by a CMDB Manager"
+    COLLECTOR = "collector", "Collector flag changed by a CMDB Manager"
 
 
 class DiscrepancyKind(models.TextChoices):
@@ -50,12 +69,32 @@ class DiscrepancyKind(models.TextChoices):
     STALE = "stale", "Managed CI stopped reporting"
     HARDWARE_CHANGED = "hardware_changed", "Hardware changed"
     IDENTITY_CONFLICT = "identity_conflict", "Identifiers point at different CIs"
+    IDENTITY_HOLD = "identity_hold", "Report held: key not bound to this CI"
 
 
 class DiscrepancyStatus(models.TextChoices):
     OPEN = "open", "Open"
     RESOLVED = "resolved", "Resolved"
     ACCEPTED = "accepted", "Accepted (expected)"
+    REFUSED = "refused", "Refused (binding refused)"
+
+
+#: Allowed moves of a discrepancy. Closed is final: seen again, a new one is opened. `refused`
+#: is only for an identity hold whose binding a CMDB Manager refused.
+DISCREPANCY_TRANSITIONS: dict[str, frozenset[str]] = {
+    DiscrepancyStatus.OPEN: frozenset(
+        {DiscrepancyStatus.RESOLVED, DiscrepancyStatus.ACCEPTED, DiscrepancyStatus.REFUSED}
+    ),
+    DiscrepancyStatus.RESOLVED: frozenset(),
+    DiscrepancyStatus.ACCEPTED: frozenset(),
+    DiscrepancyStatus.REFUSED: frozenset(),
+}
+
+#: Devices that carry no agent of their own (`item_type` of a normalised report, and the slugs
+#: of the CI types `reconcile.choose_ci_type` gives them): a collector key may report them, as
+#: their source, without being bound to any of them.
+COLLECTED_ITEM_TYPES = frozenset({"printer", "network_equipment"})
+COLLECTED_CI_TYPE_SLUGS = frozenset({"printer", "network-device"})
 
 
 class EventSeverity(models.TextChoices):

@@ -1,4 +1,5 @@
-"""Opening discrepancies, once per (CI, kind, key) while open, optionally raising an incident."""
+"""Opening discrepancies, once per (CI, kind, key) while open, optionally raising an incident;
+the moves of their status (DISCREPANCY_TRANSITIONS), one at a time or many at once."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from django.utils import timezone
 from cmdb.choices import ChangeSource
 from cmdb.history import ChangeContext
 from cmdb.models import ConfigurationItem
+from itsm.exceptions import ApplicationError
 
-from .choices import DiscrepancyKind, DiscrepancyStatus
+from .choices import DISCREPANCY_TRANSITIONS, DiscrepancyKind, DiscrepancyStatus
 from .models import Discrepancy, InventoryReport
 
 #: Incident severity per discrepancy kind, when the policy raises incidents.
@@ -21,7 +23,31 @@ INCIDENT_SEVERITY = {
     DiscrepancyKind.STALE: "minor",
     DiscrepancyKind.HARDWARE_CHANGED: "moderate",
     DiscrepancyKind.IDENTITY_CONFLICT: "moderate",
+    DiscrepancyKind.IDENTITY_HOLD: "severe",
 }
+
+
+def check_move(from_status: str, to_status: str) -> None:
+    """Refuse a move the transition table does not allow (ApplicationError, a 400)."""
+    if to_status not in DISCREPANCY_TRANSITIONS.get(from_status, frozenset()):
+        raise ApplicationError(f"A discrepancy cannot move from {from_status} to {to_status}.")
+
+
+def move(item: Discrepancy, to_status: str, *, actor=None, resolution: str = "") -> None:
+    """Close one discrepancy (locked by the caller): check the move, save status and who/when."""
+    check_move(item.status, to_status)
+    item.status, item.resolution = to_status, resolution
+    item.resolved_by, item.resolved_at = actor, timezone.now()
+    item.save(update_fields=["status", "resolution", "resolved_by", "resolved_at"])
+
+
+def close_open(*, ci: ConfigurationItem, kind: str, status: str, resolution: str) -> int:
+    """Close every open discrepancy of this kind on the CI (by the system: no actor), in one
+    UPDATE; only open ones are touched, so every row makes an allowed move. Returns how many."""
+    check_move(DiscrepancyStatus.OPEN, status)
+    return Discrepancy.objects.filter(ci=ci, kind=kind, status=DiscrepancyStatus.OPEN).update(
+        status=status, resolved_at=timezone.now(), resolution=resolution, resolved_by=None
+    )
 
 
 def open_or_refresh(

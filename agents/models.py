@@ -137,6 +137,7 @@ class Agent(models.Model):
         permissions = [
             ("enroll_agent", "Can create enrolment tokens and approve agents"),
             ("revoke_agent", "Can revoke agent keys"),
+            ("bind_agent", "Can approve or refuse binding an agent key to a CI"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -191,6 +192,11 @@ class InventoryReport(models.Model):
 
     class Meta:
         ordering = ["-received_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=ReportStatus.values), name="agents_report_status_valid"
+            ),
+        ]
         indexes = [
             models.Index(fields=["status", "received_at"], name="agents_report_status"),
             models.Index(fields=["ci", "-received_at"], name="agents_report_ci"),
@@ -300,6 +306,10 @@ class Discrepancy(models.Model):
                 fields=["ci", "kind", "key"],
                 condition=Q(status=DiscrepancyStatus.OPEN),
                 name="agents_discrepancy_open_unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=DiscrepancyStatus.values),
+                name="agents_discrepancy_status_valid",
             ),
         ]
         indexes = [models.Index(fields=["status", "kind"], name="agents_discrepancy_status")]

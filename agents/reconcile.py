@@ -1,9 +1,7 @@
 """Reconciliation of a normalised inventory into the CMDB.
 
-1. Match the report to a CI: the key's bound machine, else the configured rules in order
-   (UUID in either SMBIOS byte order, serial number, the agent's device id, host name *and*
-   MAC; a host name alone never matches). Identifiers are locked first (PostgreSQL advisory
-   locks), so two reports of one new machine arriving together create one CI.
+1. Match the report to a CI and check its key may update it (`matching.decide`: the key's
+   bound CI, or a new CI for a machine the CMDB does not know; anything else is held).
 2. Apply each section the report carries, as a diff, only where it changed since the last
    report (per-section hashes) and only to fields the agent owns (cmdb.FieldOwner).
 3. Record history with the report as source; keep events; raise and close discrepancies.
@@ -17,34 +15,34 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connection
-from django.db.models import CharField, Q, Value
-from django.db.models.functions import Upper
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from cmdb import identifiers as cmdb_identifiers
 from cmdb import services as cmdb_services
 from cmdb.choices import ChangeSource, CIStatus
-from cmdb.history import ChangeContext, collected_history, record_change
-from cmdb.models import (
-    CIType,
-    ConfigurationItem,
-    FieldOwner,
-    HistoryEntry,
-    NetworkInterface,
-    StorageVolume,
-)
-from itsm.exceptions import ApplicationError
+from cmdb.history import ChangeContext, collected_history
+from cmdb.inventory_services import ci_set_network_interfaces, ci_set_storage_volumes
+from cmdb.models import CIType, ConfigurationItem, FieldOwner
 
-from .choices import DiscrepancyKind, DiscrepancyStatus, EventSeverity
-from .discrepancies import open_or_refresh, open_or_refresh_many
+from .choices import COLLECTED_ITEM_TYPES, DiscrepancyKind, DiscrepancyStatus, EventSeverity
+from .discrepancies import close_open, open_or_refresh, open_or_refresh_many
 from .inventory.identity import identity_keys, normalize_hostname
-from .models import Agent, CIEvent, Discrepancy, InventoryReport, InventoryState
+from .matching import (  # noqa: F401  (re-exported: importable from here as before)
+    DEFAULT_MATCH_RULES,
+    Hold,
+    IdentityMismatch,
+    ReportHeld,
+    _lock_identities,
+    _other_ci_with_identity,
+    _rule_query,
+    decide,
+    find_ci,
+)
+from .models import Agent, CIEvent, InventoryReport, InventoryState
 
-DEFAULT_MATCH_RULES = ("uuid", "serial_number", "device_id", "hostname_mac")
 VIRTUAL_HINTS = (
     "vmware",
     "virtualbox",
@@ -68,10 +66,6 @@ LAPTOP_HINTS = (
     "zenbook",
 )
 ATTRIBUTE_LIMIT = 200
-
-
-class IdentityMismatch(ApplicationError):
-    """A bound key reported a machine that the CMDB knows as another CI."""
 
 
 @dataclass
@@ -112,84 +106,6 @@ def field_owners(ci_type: CIType) -> dict[str, str]:
 
 def agent_owns(owners: dict[str, str], name: str) -> bool:
     return owners.get(name, FieldOwner.Owner.PEOPLE) == FieldOwner.Owner.AGENT
-
-
-# --- matching -----------------------------------------------------------------------------
-
-
-def _lock_identities(keys: dict[str, Any]) -> None:
-    """Serialise concurrent reports of the same machine (PostgreSQL; SQLite writes are serial)."""
-    if connection.vendor != "postgresql":
-        return
-    tokens = sorted(
-        {f"uuid:{u}" for u in keys["uuids"]}
-        | ({f"serial:{keys['serial'].upper()}"} if keys["serial"] else set())
-        | ({f"device:{keys['device_id']}"} if keys["device_id"] else set())
-        | ({f"host:{keys['hostname']}"} if keys["hostname"] else set())
-    )
-    if not tokens:
-        return
-    with connection.cursor() as cursor:
-        # One statement; unnest yields the sorted tokens in order, so every report takes its
-        # locks in the same order (no deadlock between two reports sharing some keys).
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended(t, 0)) FROM unnest(%s::text[]) AS t",
-            [tokens],
-        )
-
-
-def _rule_query(rule: str, keys: dict[str, Any]) -> Q | None:
-    if rule == "uuid" and (keys["uuids"] or keys["serial_uuids"]):
-        return Q(uuid__in=keys["uuids"] | keys["serial_uuids"])
-    if rule == "serial_number" and keys["serial"]:
-        return Q(serial_upper=keys["serial"].upper())
-    if rule == "device_id" and keys["device_id"]:
-        return Q(inventory_state__device_id=keys["device_id"])
-    if rule == "hostname_mac" and keys["hostname"] and keys["macs"]:
-        return Q(hostname=keys["hostname"], interfaces__mac__in=keys["macs"])
-    return None
-
-
-def find_ci(keys: dict[str, Any]) -> tuple[ConfigurationItem | None, str]:
-    """The CI the identity keys designate, by the first rule that designates exactly one."""
-    rules = getattr(settings, "AGENT_MATCH_RULES", DEFAULT_MATCH_RULES)
-    queries = [(rule, query) for rule in rules if (query := _rule_query(rule, keys)) is not None]
-    if not queries:
-        return None, ""
-    # Every rule in one round trip, ids only (narrow, no sort): a new machine matches nothing.
-    base = ConfigurationItem.objects.annotate(serial_upper=Upper("serial_number")).order_by()
-    parts = [
-        base.filter(query).values_list(Value(rule, output_field=CharField()), "pk")
-        for rule, query in queries
-    ]
-    found: dict[str, set[int]] = {rule: set() for rule, _ in queries}
-    for rule, pk in parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]:
-        found[rule].add(pk)
-    for rule, _ in queries:
-        if len(found[rule]) == 1:
-            (pk,) = found[rule]
-            return ConfigurationItem.objects.select_related("ci_type").get(pk=pk), rule
-    return None, ""
-
-
-def _other_ci_with_identity(keys: dict[str, Any], ci_id: int) -> int | None:
-    """The id of another CI holding one of these UUIDs or this serial number (any one will do:
-    no ordering, so PostgreSQL stops at the first index hit)."""
-    query = Q()
-    if keys["uuids"]:
-        query |= Q(uuid__in=keys["uuids"])
-    if keys["serial"]:
-        query |= Q(serial_upper=keys["serial"].upper())
-    if not query:
-        return None
-    found = list(
-        ConfigurationItem.objects.annotate(serial_upper=Upper("serial_number"))
-        .filter(query)
-        .exclude(pk=ci_id)
-        .order_by()
-        .values_list("pk", flat=True)[:1]
-    )
-    return found[0] if found else None
 
 
 def usable_hostname(value: Any, ci: ConfigurationItem | None = None) -> str:
@@ -336,114 +252,28 @@ def _apply_fields(
 
 
 def _apply_network(ci: ConfigurationItem, interfaces: list[dict], context) -> bool:
-    current = {(i.name, i.mac): i for i in NetworkInterface.objects.filter(ci=ci)}
-    wanted = {(i["name"][:100], i.get("mac") or ""): i for i in interfaces}
-    removed = [current[k] for k in current.keys() - wanted.keys()]
-    added = [
-        NetworkInterface(
-            ci=ci,
-            name=name,
-            mac=mac,
-            ipv4=wanted[(name, mac)].get("ipv4", []),
-            ipv6=wanted[(name, mac)].get("ipv6", []),
-        )
-        for name, mac in wanted.keys() - current.keys()
-    ]
-    changed = []
-    for key in current.keys() & wanted.keys():
-        row, new = current[key], wanted[key]
-        if row.ipv4 != new.get("ipv4", []) or row.ipv6 != new.get("ipv6", []):
-            row.ipv4, row.ipv6 = new.get("ipv4", []), new.get("ipv6", [])
-            changed.append(row)
-    if not (removed or added or changed):
-        return False
-    NetworkInterface.objects.filter(pk__in=[r.pk for r in removed]).delete()
-    NetworkInterface.objects.bulk_create(added)
-    NetworkInterface.objects.bulk_update(changed, ["ipv4", "ipv6"])
-    describe = lambda i: {"name": i.name, "mac": i.mac, "ipv4": i.ipv4}  # noqa: E731
-    record_change(
-        ci=ci,
-        kind=HistoryEntry.Kind.UPDATED,
-        changes={
-            "network": {
-                "added": [describe(i) for i in added],
-                "removed": [describe(i) for i in removed],
-                "changed": [describe(i) for i in changed],
-            }
-        },
-        context=context,
-    )
-    return True
+    change = ci_set_network_interfaces(context=context, ci=ci, interfaces=interfaces)
+    return bool(change["added"] or change["removed"] or change["changed"])
 
 
 def _apply_storage(ci: ConfigurationItem, volumes: list[dict], context, out, is_new: bool) -> bool:
-    current = {v.mount: v for v in StorageVolume.objects.filter(ci=ci)}
-    wanted = {v["mount"][:255]: v for v in volumes}
-    removed = [current[m] for m in current.keys() - wanted.keys()]
-    added = [
-        StorageVolume(
-            ci=ci,
-            mount=m,
-            device=(v.get("device") or "")[:255],
-            filesystem=(v.get("filesystem") or "")[:50],
-            size_mb=v.get("size_mb"),
-            used_mb=v.get("used_mb"),
-        )
-        for m, v in wanted.items()
-        if m not in current
-    ]
-    resized, changed = [], []
-    for mount in current.keys() & wanted.keys():
-        row, new = current[mount], wanted[mount]
-        if row.size_mb != new.get("size_mb") and row.size_mb and new.get("size_mb"):
-            resized.append({"mount": mount, "old_mb": row.size_mb, "new_mb": new.get("size_mb")})
-        if (row.size_mb, row.used_mb, row.device, row.filesystem) != (
-            new.get("size_mb"),
-            new.get("used_mb"),
-            (new.get("device") or "")[:255],
-            (new.get("filesystem") or "")[:50],
-        ):
-            row.size_mb, row.used_mb = new.get("size_mb"), new.get("used_mb")
-            row.device, row.filesystem = (
-                (new.get("device") or "")[:255],
-                (new.get("filesystem") or "")[:50],
+    change = ci_set_storage_volumes(context=context, ci=ci, volumes=volumes)
+    if not is_new and (change["added"] or change["removed"] or change["resized"]):
+        out.discrepancies.append(
+            _raise(
+                ci,
+                DiscrepancyKind.HARDWARE_CHANGED,
+                "storage",
+                "The disks of this machine changed.",
+                {
+                    "added": change["added"],
+                    "removed": change["removed"],
+                    "resized": change["resized"],
+                },
+                out,
             )
-            changed.append(row)
-    if not (removed or added or changed):
-        return False
-    StorageVolume.objects.filter(pk__in=[r.pk for r in removed]).delete()
-    StorageVolume.objects.bulk_create(added)
-    StorageVolume.objects.bulk_update(changed, ["size_mb", "used_mb", "device", "filesystem"])
-    if added or removed or resized:
-        # Utilisation moves with every report; history records what changed in the hardware.
-        record_change(
-            ci=ci,
-            kind=HistoryEntry.Kind.UPDATED,
-            changes={
-                "storage": {
-                    "added": sorted(v.mount for v in added),
-                    "removed": sorted(v.mount for v in removed),
-                    "resized": resized,
-                }
-            },
-            context=context,
         )
-        if not is_new:
-            out.discrepancies.append(
-                _raise(
-                    ci,
-                    DiscrepancyKind.HARDWARE_CHANGED,
-                    "storage",
-                    "The disks of this machine changed.",
-                    {
-                        "added": [v.mount for v in added],
-                        "removed": [v.mount for v in removed],
-                        "resized": resized,
-                    },
-                    out,
-                )
-            )
-    return True
+    return change["changed"]
 
 
 def _apply_software(
@@ -560,16 +390,37 @@ def _hardware_changes(
 
 
 def reconcile(
-    *, report: InventoryReport, normalized: dict, agent: Agent, digest: str = ""
+    *,
+    report: InventoryReport,
+    normalized: dict,
+    agent: Agent,
+    digest: str = "",
+    approved_ci: ConfigurationItem | None = None,
 ) -> Outcome:
     """Apply one normalised report to the CMDB. Call inside a transaction; safe to repeat.
 
-    The history entries of the report (fields, storage, software…) are written together."""
+    Raises ReportHeld (nothing written) when the key may not update the CI the report
+    describes (see `decide`); `approved_ci` is the CI a CMDB Manager approved for a held
+    report, applied without that check. The history entries of the report (fields, storage,
+    software…) are written together."""
     with collected_history():
-        return _reconcile(report=report, normalized=normalized, agent=agent, digest=digest)
+        return _reconcile(
+            report=report,
+            normalized=normalized,
+            agent=agent,
+            digest=digest,
+            approved_ci=approved_ci,
+        )
 
 
-def _reconcile(*, report: InventoryReport, normalized: dict, agent: Agent, digest: str) -> Outcome:
+def _reconcile(
+    *,
+    report: InventoryReport,
+    normalized: dict,
+    agent: Agent,
+    digest: str,
+    approved_ci: ConfigurationItem | None,
+) -> Outcome:
     context = ChangeContext(actor=None, source=ChangeSource.AGENT, source_ref=f"report:{report.pk}")
     out = Outcome(
         raise_incidents=bool(agent.group_id and agent.group.raise_incidents), report=report
@@ -577,20 +428,10 @@ def _reconcile(*, report: InventoryReport, normalized: dict, agent: Agent, diges
     keys = identity_keys(normalized)
     sections = set(normalized.get("sections") or [])
 
-    bound_id = agent.ci_id if (agent.ci_id and not agent.is_collector) else None
-    if bound_id is not None:
-        other = _other_ci_with_identity(keys, bound_id)
-        if other is not None:
-            raise IdentityMismatch(
-                f"Key {agent.key_id} is bound to CI {bound_id} but reported the identity of CI {other}."
-            )
-        ci, out.matched_by = (
-            ConfigurationItem.objects.select_related("ci_type").get(pk=bound_id),
-            "bound key",
-        )
+    if approved_ci is not None:
+        ci, out.matched_by = approved_ci, "approved binding"
     else:
-        _lock_identities(keys)
-        ci, out.matched_by = find_ci(keys)
+        ci, out.matched_by = decide(agent, keys, normalized)
 
     is_new = ci is None
     if is_new:
@@ -677,11 +518,10 @@ def _reconcile(*, report: InventoryReport, normalized: dict, agent: Agent, diges
             )
         )
     if not is_new:
-        Discrepancy.objects.filter(
-            ci=ci, kind=DiscrepancyKind.STALE, status=DiscrepancyStatus.OPEN
-        ).update(
+        close_open(
+            ci=ci,
+            kind=DiscrepancyKind.STALE,
             status=DiscrepancyStatus.RESOLVED,
-            resolved_at=timezone.now(),
             resolution=f"Reported again (report {report.pk}).",
         )
 
@@ -695,8 +535,10 @@ def _reconcile(*, report: InventoryReport, normalized: dict, agent: Agent, diges
     if "security" in sections:
         state.security = normalized.get("security") or {}
     state.save()
-    if bound_id is None and not agent.is_collector:
+    if is_new and normalized.get("item_type") not in COLLECTED_ITEM_TYPES:
+        # A key's first report of a machine the CMDB did not know: the key is bound to it.
         Agent.objects.filter(pk=agent.pk).update(ci=ci)
+        agent.ci = ci
     return out
 
 

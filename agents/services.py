@@ -1,18 +1,15 @@
-"""Every write of the agents app: enrolment, approval, revocation, key rotation, the durable
-inbox and its processing, discrepancy handling, and the rate-limited security log."""
+"""Writes of the agents app: the durable inbox and its processing, discrepancy handling, and
+the rate-limited security log. Enrolment and keys live in `enrolment`, key binding in
+`binding`; their services stay importable from here."""
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import hashlib
 import json
 import logging
-import secrets
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature as CryptoInvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, models, transaction
@@ -23,10 +20,11 @@ from cmdb.choices import CIStatus
 from cmdb.history import ChangeContext
 from cmdb.models import ConfigurationItem
 from cmdb.services import require_permission
-from itsm.exceptions import ApplicationError, ConflictError
+from itsm.exceptions import ApplicationError
 
+from . import discrepancies
 from .choices import (
-    AGENT_TRANSITIONS,
+    REPORT_TRANSITIONS,
     AgentStatus,
     DiscrepancyKind,
     DiscrepancyStatus,
@@ -34,31 +32,34 @@ from .choices import (
     ReportStatus,
 )
 from .discrepancies import open_or_refresh
+from .enrolment import (  # noqa: F401  (re-exported: the public names stay importable here)
+    ROTATION_PROOF_PREFIX,
+    approve_agent,
+    create_enrollment_token,
+    default_group,
+    enroll_agent,
+    hash_token,
+    revoke_agent,
+    rotate_key,
+    rotation_message,
+    update_agent,
+)
 from .models import (
     Agent,
-    AgentGroup,
     Discrepancy,
-    EnrollmentToken,
     InventoryReport,
     InventoryState,
     Nonce,
     SecurityEvent,
 )
 from .schema import SUPPORTED_FORMATS, content_digest, validate_report, validate_volatile_parts
-from .signatures import SignedRequestRejected, VerifiedRequest, decode_public_key
+from .signatures import SignedRequestRejected, VerifiedRequest
 
 logger = logging.getLogger("itsm.security")
 
 SECURITY_LOG_BURST = (
     20  # entries per minute per (reason, address) before further ones are only counted
 )
-ROTATION_PROOF_PREFIX = "itsm-key-rotation:"
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 # --- security log -------------------------------------------------------------------------
 
 
@@ -101,149 +102,6 @@ def record_rejection(
         detail=detail[:500],
     )
     return True
-
-
-# --- enrolment ----------------------------------------------------------------------------
-
-
-@transaction.atomic
-def create_enrollment_token(
-    *,
-    context: ChangeContext,
-    expires_in_hours: float = 24,
-    auto_approve: bool = False,
-    group: AgentGroup | None = None,
-    note: str = "",
-) -> tuple[str, EnrollmentToken]:
-    """Create a one-time enrolment secret; returns the secret (shown once) and its record."""
-    require_permission(context, "agents.enroll_agent")
-    if not 0 < expires_in_hours <= 24 * 30:
-        raise ApplicationError(
-            "expires_in_hours must be between 0 and 720.",
-            extra={"expires_in_hours": ["Out of range."]},
-        )
-    secret = "enr_" + secrets.token_urlsafe(32)
-    token = EnrollmentToken.objects.create(
-        token_hash=hash_token(secret),
-        prefix=secret[:10],
-        created_by=context.actor,
-        expires=timezone.now() + dt.timedelta(hours=expires_in_hours),
-        auto_approve=auto_approve,
-        group=group,
-        note=note,
-    )
-    return secret, token
-
-
-@transaction.atomic
-def enroll_agent(
-    *, enrollment_token: str, name: str, public_key: str, remote_addr: str | None = None
-) -> Agent:
-    """Register an agent's public key with a one-time token; it lands pending or active per the token."""
-    try:
-        decode_public_key(public_key)
-    except ValueError as exc:
-        raise ApplicationError(str(exc), extra={"public_key": [str(exc)]}) from exc
-    token = (
-        EnrollmentToken.objects.select_for_update()
-        .filter(
-            token_hash=hash_token(enrollment_token or ""),
-            used_at__isnull=True,
-            expires__gt=timezone.now(),
-        )
-        .first()
-    )
-    if token is None:
-        raise SignedRequestRejected(
-            401, RejectionReason.ENROLLMENT, "The enrolment token is unknown, used or expired"
-        )
-    if Agent.objects.filter(public_key=public_key).exists():
-        raise ConflictError("This public key is already enrolled.")
-    token.used_at = timezone.now()
-    token.save(update_fields=["used_at"])
-    status = AgentStatus.ACTIVE if token.auto_approve else AgentStatus.PENDING
-    agent = Agent.objects.create(
-        key_id="agt_" + secrets.token_urlsafe(12),
-        name=name[:255],
-        public_key=public_key,
-        status=status,
-        group=token.group or default_group(),
-        enrolled_from=remote_addr,
-        approved_by=token.created_by if token.auto_approve else None,
-        approved_at=timezone.now() if token.auto_approve else None,
-    )
-    return agent
-
-
-def default_group() -> AgentGroup:
-    group, _ = AgentGroup.objects.get_or_create(name="Default")
-    return group
-
-
-def _move(agent: Agent, to_status: str) -> None:
-    if to_status not in AGENT_TRANSITIONS[agent.status]:
-        raise ApplicationError(f"An agent cannot move from {agent.status} to {to_status}.")
-    agent.status = to_status
-
-
-@transaction.atomic
-def approve_agent(*, context: ChangeContext, agent_id: int) -> Agent:
-    """Let a pending agent report."""
-    require_permission(context, "agents.enroll_agent")
-    agent = Agent.objects.select_for_update().get(pk=agent_id)
-    _move(agent, AgentStatus.ACTIVE)
-    agent.approved_by, agent.approved_at = context.actor, timezone.now()
-    agent.save(update_fields=["status", "approved_by", "approved_at"])
-    return agent
-
-
-@transaction.atomic
-def revoke_agent(*, context: ChangeContext, agent_id: int) -> Agent:
-    """Revoke an agent's key for good; its requests are refused from now on."""
-    require_permission(context, "agents.revoke_agent")
-    agent = Agent.objects.select_for_update().get(pk=agent_id)
-    _move(agent, AgentStatus.REVOKED)
-    agent.revoked_by, agent.revoked_at = context.actor, timezone.now()
-    agent.save(update_fields=["status", "revoked_by", "revoked_at"])
-    return agent
-
-
-@transaction.atomic
-def update_agent(
-    *, context: ChangeContext, agent_id: int, group: AgentGroup | None, is_collector: bool
-) -> Agent:
-    require_permission(context, "agents.change_agent")
-    agent = Agent.objects.select_for_update().get(pk=agent_id)
-    agent.group, agent.is_collector = group, is_collector
-    agent.save(update_fields=["group", "is_collector"])
-    return agent
-
-
-def rotation_message(key_id: str, new_public_key: str) -> bytes:
-    return f"{ROTATION_PROOF_PREFIX}{key_id}:{new_public_key}".encode()
-
-
-@transaction.atomic
-def rotate_key(*, verified: VerifiedRequest, new_public_key: str, proof: str) -> Agent:
-    """Replace an agent's key: the request is signed with the old key and `proof` with the new one."""
-    consume_nonce(verified)
-    try:
-        raw = decode_public_key(new_public_key)
-        Ed25519PublicKey.from_public_bytes(raw).verify(
-            base64.b64decode(proof, validate=True),
-            rotation_message(verified.agent.key_id, new_public_key),
-        )
-    except (ValueError, TypeError, CryptoInvalidSignature) as exc:
-        raise ApplicationError(
-            "The proof does not verify with the new key.", extra={"proof": ["Invalid."]}
-        ) from exc
-    if Agent.objects.filter(public_key=new_public_key).exclude(pk=verified.agent.pk).exists():
-        raise ConflictError("This public key is already enrolled.")
-    agent = Agent.objects.select_for_update().get(pk=verified.agent.pk)
-    agent.public_key = new_public_key
-    agent.key_rotated_at = agent.last_seen = timezone.now()
-    agent.save(update_fields=["public_key", "key_rotated_at", "last_seen"])
-    return agent
 
 
 # --- the inbox ----------------------------------------------------------------------------
@@ -479,9 +337,11 @@ def close_discrepancy(
     item = Discrepancy.objects.select_for_update().get(pk=discrepancy_id)
     if item.status != DiscrepancyStatus.OPEN:
         raise ApplicationError(f"This discrepancy is already {item.status}.")
-    item.status, item.resolution = status, resolution
-    item.resolved_by, item.resolved_at = context.actor, timezone.now()
-    item.save(update_fields=["status", "resolution", "resolved_by", "resolved_at"])
+    if item.kind == DiscrepancyKind.IDENTITY_HOLD:
+        raise ApplicationError(
+            "A held report is settled by approving or refusing the binding, not by closing it."
+        )
+    discrepancies.move(item, status, actor=context.actor, resolution=resolution)
     return item
 
 
@@ -494,12 +354,14 @@ def process_report(*, report_id: int) -> InventoryReport | None:
     The report row is locked (SKIP LOCKED: another worker already has it) and everything is
     applied in one transaction, so a worker killed half-way leaves the report for the sweep.
     A report whose content is what the machine last said (and whose CI nobody changed since)
-    takes a short path of four statements. A report that can never apply (bad content, a key
-    reporting another machine) is marked rejected with the reason; an unexpected error marks it
-    failed for a retry.
+    takes a short path of four statements. A report whose key may not update the CI it
+    describes is held for a CMDB Manager (`binding`); one that can never apply (bad content, a
+    plain key reporting a network device) is marked rejected with the reason; an unexpected
+    error marks it failed for a retry.
     """
+    from .binding import hold_report
     from .inventory import InventoryFormatError, normalize_report
-    from .reconcile import IdentityMismatch, reconcile
+    from .reconcile import IdentityMismatch, ReportHeld, reconcile
 
     try:
         with transaction.atomic():
@@ -521,11 +383,11 @@ def process_report(*, report_id: int) -> InventoryReport | None:
                 outcome = reconcile(
                     report=report, normalized=normalized, agent=report.agent, digest=digest
                 )
+            except ReportHeld as held:
+                hold_report(report=report, hold=held.hold)
+                return report
             except (InventoryFormatError, IdentityMismatch, ValueError) as exc:
-                report.status, report.error = ReportStatus.REJECTED, str(exc)[:2000]
-                report.attempts += 1
-                report.processed_at = timezone.now()
-                report.save(update_fields=["status", "error", "attempts", "processed_at"])
+                mark_rejected(report, str(exc))
                 if isinstance(exc, IdentityMismatch):
                     record_rejection(
                         reason=RejectionReason.IDENTITY,
@@ -539,14 +401,26 @@ def process_report(*, report_id: int) -> InventoryReport | None:
             _mark_processed(report, ci_id=outcome.ci_id, summary=outcome.as_dict())
             return report
     except Exception as exc:
-        InventoryReport.objects.filter(pk=report_id, status=ReportStatus.RECEIVED).update(
-            status=ReportStatus.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000]
+        # received → failed, failed → failed (a retry that failed again): allowed moves only.
+        InventoryReport.objects.filter(
+            pk=report_id, status__in=[ReportStatus.RECEIVED, ReportStatus.FAILED]
+        ).update(
+            status=ReportStatus.FAILED,
+            error=f"{type(exc).__name__}: {exc}"[:2000],
+            attempts=models.F("attempts") + 1,
         )
-        InventoryReport.objects.filter(pk=report_id).update(attempts=models.F("attempts") + 1)
         raise
 
 
+def check_report_move(from_status: str, to_status: str) -> None:
+    """Refuse a move of a report that REPORT_TRANSITIONS does not allow."""
+    if to_status not in REPORT_TRANSITIONS.get(from_status, frozenset()):
+        raise ApplicationError(f"A report cannot move from {from_status} to {to_status}.")
+
+
 def _mark_processed(report: InventoryReport, *, ci_id: int | None, summary: dict) -> None:
+    """received/failed/held → processed: the report was applied to the CMDB."""
+    check_report_move(report.status, ReportStatus.PROCESSED)
     report.status = ReportStatus.PROCESSED
     report.processed_at = timezone.now()
     report.attempts += 1
@@ -554,6 +428,18 @@ def _mark_processed(report: InventoryReport, *, ci_id: int | None, summary: dict
     report.summary = summary
     report.error = ""
     report.save(update_fields=["status", "processed_at", "attempts", "ci", "summary", "error"])
+
+
+mark_processed = _mark_processed
+
+
+def mark_rejected(report: InventoryReport, error: str) -> None:
+    """received/failed/held → rejected: the report can never apply (bad content, refused)."""
+    check_report_move(report.status, ReportStatus.REJECTED)
+    report.status, report.error = ReportStatus.REJECTED, error[:2000]
+    report.attempts += 1
+    report.processed_at = timezone.now()
+    report.save(update_fields=["status", "error", "attempts", "processed_at"])
 
 
 def _apply_unchanged(report: InventoryReport, digest: str) -> bool:

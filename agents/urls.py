@@ -18,6 +18,18 @@ urlpatterns = [
     path("policies/<int:pk>/edit/", views.policy_edit, name="policy-edit"),
     path("discrepancies/", views.discrepancy_list, name="discrepancy-list"),
     path("discrepancies/<int:pk>/close/", views.discrepancy_close, name="discrepancy-close"),
+    path(
+        "discrepancies/<int:pk>/approve-binding/",
+        views.discrepancy_binding,
+        {"decision": "approve"},
+        name="discrepancy-approve-binding",
+    ),
+    path(
+        "discrepancies/<int:pk>/refuse-binding/",
+        views.discrepancy_binding,
+        {"decision": "refuse"},
+        name="discrepancy-refuse-binding",
+    ),
     path("health/", views.health, name="health"),
     path("security-log/", views.security_log, name="security-log"),
 ]

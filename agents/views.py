@@ -25,7 +25,7 @@ from cmdb.choices import ChangeSource
 from cmdb.history import ChangeContext
 from itsm.exceptions import ApplicationError
 
-from . import selectors, services
+from . import binding, selectors, services
 from .choices import AgentStatus, DiscrepancyKind, DiscrepancyStatus, RejectionReason
 from .filtersets import AgentFilterSet, DiscrepancyFilterSet, SecurityEventFilterSet
 from .forms import AgentGroupForm, AgentUpdateForm, CloseDiscrepancyForm, EnrollmentTokenForm
@@ -108,6 +108,11 @@ def _render_agent(
         "agent": agent,
         "reports": list(reports.defer("body").select_related("ci")[:REPORTS_SHOWN]),
         "report_count": reports.count(),
+        "holds": list(
+            Discrepancy.objects.filter(
+                kind=DiscrepancyKind.IDENTITY_HOLD, key=agent.key_id, status=DiscrepancyStatus.OPEN
+            ).select_related("ci__ci_type")
+        ),
         "form": form
         or AgentUpdateForm(initial={"group": agent.group_id, "is_collector": agent.is_collector}),
     }
@@ -353,6 +358,26 @@ def discrepancy_close(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             verb = "Resolved" if form.cleaned_data["status"] == "resolved" else "Accepted"
             messages.success(request, f"{verb}: {item.get_kind_display()} on {item.ci.name}.")
+    return _redirect_back(request, reverse("agents:discrepancy-list"))
+
+
+@require_POST
+@permission_required("agents.bind_agent", raise_exception=True)
+def discrepancy_binding(request: HttpRequest, pk: int, decision: str) -> HttpResponse:
+    """Approve or refuse the binding a held report asks for (identity_hold discrepancies)."""
+    item = get_object_or_404(Discrepancy.objects.select_related("ci"), pk=pk)
+    service = binding.approve_binding if decision == "approve" else binding.refuse_binding
+    try:
+        service(
+            context=ui_context(request),
+            discrepancy_id=item.pk,
+            note=request.POST.get("resolution", "")[:2000],
+        )
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        verb = "Approved" if decision == "approve" else "Refused"
+        messages.success(request, f"{verb} binding key {item.key} to {item.ci.name}.")
     return _redirect_back(request, reverse("agents:discrepancy-list"))
 
 

@@ -43,6 +43,8 @@ class AgentGroupSerializer(serializers.ModelSerializer):
 
 
 class AgentSerializer(serializers.ModelSerializer):
+    #: The contract's name of `is_collector` (both are accepted and returned).
+    collector = serializers.BooleanField(source="is_collector", required=False)
     policy = serializers.SlugRelatedField(
         source="group",
         slug_field="name",
@@ -63,6 +65,7 @@ class AgentSerializer(serializers.ModelSerializer):
             "last_report_at",
             "policy",
             "ci",
+            "collector",
             "is_collector",
             "enrolled_at",
             "enrolled_from",
@@ -70,7 +73,7 @@ class AgentSerializer(serializers.ModelSerializer):
             "revoked_at",
             "key_rotated_at",
         ]
-        read_only_fields = [f for f in fields if f not in ("policy", "is_collector")]
+        read_only_fields = [f for f in fields if f not in ("policy", "is_collector", "collector")]
 
 
 class EnrollmentTokenRequestSerializer(serializers.Serializer):
@@ -169,6 +172,10 @@ class CloseDiscrepancySerializer(serializers.Serializer):
     resolution = serializers.CharField(
         max_length=2000, required=False, allow_blank=True, default=""
     )
+
+
+class BindingDecisionSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
 class SecurityEventSerializer(serializers.ModelSerializer):

@@ -21,7 +21,7 @@ from itsm.client_ip import client_ip
 from itsm.permissions import HasPerm
 from itsm.throttling import FailureRateThrottle
 
-from .. import selectors, services
+from .. import binding, selectors, services
 from ..filtersets import (
     AgentFilterSet,
     CIEventFilterSet,
@@ -213,7 +213,7 @@ class AgentViewSet(
     def perform_update(self, serializer):
         data = serializer.validated_data
         agent = serializer.instance
-        services.update_agent(
+        serializer.instance = services.update_agent(
             context=api_context(self.request),
             agent_id=agent.pk,
             group=data.get("group", agent.group),
@@ -321,6 +321,38 @@ class DiscrepancyViewSet(viewsets.ReadOnlyModelViewSet):
         body = s.CloseDiscrepancySerializer(data=request.data)
         body.is_valid(raise_exception=True)
         item = services.close_discrepancy(
+            context=api_context(request), discrepancy_id=self.get_object().pk, **body.validated_data
+        )
+        return Response(s.DiscrepancySerializer(item).data)
+
+    @extend_schema(request=s.BindingDecisionSerializer, responses=s.DiscrepancySerializer)
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="approve-binding",
+        permission_classes=[IsAuthenticated, HasPerm("agents.bind_agent")],
+    )
+    def approve_binding(self, request, pk=None):
+        """Bind the held report's key to this CI (unbinding any other key) and apply the report."""
+        body = s.BindingDecisionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        item = binding.approve_binding(
+            context=api_context(request), discrepancy_id=self.get_object().pk, **body.validated_data
+        )
+        return Response(s.DiscrepancySerializer(item).data)
+
+    @extend_schema(request=s.BindingDecisionSerializer, responses=s.DiscrepancySerializer)
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="refuse-binding",
+        permission_classes=[IsAuthenticated, HasPerm("agents.bind_agent")],
+    )
+    def refuse_binding(self, request, pk=None):
+        """Refuse the binding: the held reports are rejected, nothing in the CMDB changes."""
+        body = s.BindingDecisionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        item = binding.refuse_binding(
             context=api_context(request), discrepancy_id=self.get_object().pk, **body.validated_data
         )
         return Response(s.DiscrepancySerializer(item).data)

@@ -24,6 +24,7 @@ __all__ = [
     "is_placeholder_uuid",
     "normalize_hostname",
     "normalize_mac",
+    "normalize_manufacturer",
     "normalize_serial",
     "normalize_uuid",
     "short_hostname",
@@ -319,7 +320,9 @@ def identity_keys(report: dict) -> dict[str, Any]:
     * ``serial_uuids``: when the serial itself is UUID-shaped (VirtualBox and Hyper-V VMs,
       Rudder nodes), its variants, to compare with other reports' ``uuids``;
     * ``macs``: non-placeholder MACs of physical interfaces;
-    * ``device_id``: the agent's own id (GLPI ``deviceid``), stable per agent install.
+    * ``device_id``: the agent's own id (GLPI ``deviceid``), stable per agent install;
+    * ``manufacturer``: case-folded, "" for placeholders: a serial number identifies a machine
+      only together with its manufacturer (alone it is a weak identifier).
 
     A host name alone is not an identity: several distinct machines in the samples are all
     called ``agent1``.
@@ -335,4 +338,12 @@ def identity_keys(report: dict) -> dict[str, Any]:
         "hostname": normalize_hostname(device.get("hostname")),
         "short_hostname": short_hostname(device.get("hostname")),
         "device_id": str(report.get("device_id") or "") if isinstance(report, dict) else "",
+        "manufacturer": normalize_manufacturer(device.get("manufacturer")),
     }
+
+
+def normalize_manufacturer(value: Any) -> str:
+    """Case-folded and stripped, "" for empty values and firmware junk (``System manufacturer``)."""
+    if value is None or isinstance(value, (dict, list, tuple, set)) or is_placeholder_text(value):
+        return ""
+    return " ".join(str(value).split()).casefold()

@@ -190,8 +190,11 @@ def test_hostname_alone_never_merges_machines():
 def test_byte_swapped_uuid_matches_the_same_machine():
     first, second = make_agent(), make_agent()
     submit(first, native_report(uuid="4c4c4544-0042-3510-8052-b4c04f4b4d32", serial=""))
-    submit(second, native_report(uuid="44454c4c-4200-1035-8052-b4c04f4b4d32", serial=""))
+    report = submit(second, native_report(uuid="44454c4c-4200-1035-8052-b4c04f4b4d32", serial=""))
     assert ConfigurationItem.objects.count() == 1
+    # Matched to the first CI; a second key is then held for approval (was: processed onto it).
+    assert report.status == ReportStatus.HELD
+    assert report.summary["candidate_ci"] == ConfigurationItem.objects.get().pk
 
 
 def test_bound_key_cannot_report_for_another_ci():
@@ -201,16 +204,17 @@ def test_bound_key_cannot_report_for_another_ci():
         native_report(hostname="db-01", uuid="33333333-3333-3333-3333-333333333333", serial="DB1"),
     )
     submit(agent, native_report())
+    db = ConfigurationItem.objects.get(hostname="db-01")
     report = submit(
         agent,
         native_report(hostname="db-01", uuid="33333333-3333-3333-3333-333333333333", serial="DB1"),
     )
-    assert report.status == ReportStatus.REJECTED
+    # Held (was: rejected): a CMDB Manager may still approve the binding.
+    assert report.status == ReportStatus.HELD
     assert "bound" in report.error
-    assert (
-        ConfigurationItem.objects.get(hostname="db-01").version
-        == ConfigurationItem.objects.get(hostname="db-01").version
-    )
+    assert ConfigurationItem.objects.get(pk=db.pk).version == db.version
+    agent.agent.refresh_from_db()
+    assert agent.agent.ci.hostname == "web-01.example.org"
 
 
 def test_disposed_ci_that_still_reports_is_a_discrepancy():
@@ -354,11 +358,22 @@ def test_printer_reported_twice_is_one_printer():
 
 @needs_samples
 def test_every_glpi_sample_processes():
+    # One key per GLPI agent install (its deviceid), as in the field; network inventories come
+    # from one collector. (Was: one collector key for everything, which a key may no longer do:
+    # it is bound to the first computer it reports.)
     collector = make_agent()
     collector.agent.is_collector = True
     collector.agent.save()
+    keys = {}
     for path in sorted((SAMPLES / "glpi-json").glob("*.json")):
-        report = submit(collector, glpi_sample(path.name))
+        document = glpi_sample(path.name)
+        if document.get("itemtype") in ("NetworkEquipment", "Printer"):
+            agent = collector
+        else:
+            if document["deviceid"] not in keys:
+                keys[document["deviceid"]] = make_agent()
+            agent = keys[document["deviceid"]]
+        report = submit(agent, document)
         assert report.status == ReportStatus.PROCESSED, (path.name, report.error)
     assert InventoryState.objects.count() == ConfigurationItem.objects.count()
     # computer_3 and its update, printer_2 and printer_3, software__04 and __05 are the same devices
