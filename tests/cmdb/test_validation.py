@@ -595,3 +595,15 @@ def test_a_csv_dry_run_refuses_bad_identities_and_initial_statuses(cmdb_manager)
     errors = {item["row"]: item["errors"] for item in result.row_errors}
     assert set(errors) == {2, 3, 4}
     assert "hostname" in errors[2] and "uuid" in errors[3] and "status" in errors[4]
+
+
+def test_the_schema_limits_are_settings(settings):
+    settings.CMDB_SCHEMA_MAX_DEPTH = 3
+    with pytest.raises(ValidationError):
+        services.validate_attribute_schema(_nested(3))
+    settings.CMDB_SCHEMA_MAX_DEPTH = 20
+    settings.CMDB_SCHEMA_MAX_BYTES = 100
+    with pytest.raises(ValidationError):
+        services.validate_attribute_schema({"type": "object", "description": "x" * 100})
+    settings.CMDB_SCHEMA_MAX_BYTES = 64 * 1024
+    services.validate_attribute_schema(_nested(3))
