@@ -50,6 +50,10 @@ _NEWER_KEYWORDS = frozenset(
         "minContains", "maxContains", "$anchor", "$vocabulary",
     }
 )  # fmt: skip
+#: Keywords whose value maps arbitrary names to schemas.
+_SCHEMA_MAPS = frozenset(
+    {"properties", "patternProperties", "$defs", "definitions", "dependentSchemas", "dependencies"}
+)
 _ROOT = "urn:cmdb:attribute-schema"
 
 
@@ -84,15 +88,21 @@ def _too_deep(value: Any, limit: int) -> bool:
 
 
 def _walk(schema: Any):
-    """Every object of a schema that is itself a (sub)schema, skipping data keywords."""
+    """Every object of a schema that is itself a (sub)schema: data keywords are skipped, and
+    the values of name→schema maps (`properties`…) are schemas whatever their names
+    (a property called `enum` is still searched)."""
     stack = [schema]
     while stack:
         item = stack.pop()
-        if isinstance(item, dict):
-            yield item
-            stack.extend(v for k, v in item.items() if k not in _DATA_KEYWORDS)
-        elif isinstance(item, list):
+        if isinstance(item, list):
             stack.extend(item)
+        elif isinstance(item, dict):
+            yield item
+            for key, value in item.items():
+                if key in _SCHEMA_MAPS and isinstance(value, dict):
+                    stack.extend(value.values())
+                elif key not in _DATA_KEYWORDS:
+                    stack.append(value)
 
 
 def _outside_references(schema: Any) -> list[str]:
@@ -193,9 +203,10 @@ def fast_validator(schema_json: str):
     if _needs_full_validator(schema):
         return None
     try:
-        # No handler is ever called (the schema is self-contained); refuse any scheme anyway.
-        return fastjsonschema.compile(schema, handlers=_REFUSING_HANDLERS)
-    except fastjsonschema.JsonSchemaDefinitionException:
+        # No handler is ever called (the schema is self-contained); every scheme refused anyway,
+        # since fastjsonschema would urlopen() one it has no handler for.
+        return fastjsonschema.compile(schema, handlers=_RefuseEveryScheme())
+    except Exception:  # refused or not compilable: jsonschema validates alone
         return None
 
 
@@ -203,7 +214,14 @@ def _refuse_handler(uri: str):
     raise ValueError(f"Remote reference refused: {uri}")
 
 
-_REFUSING_HANDLERS = {scheme: _refuse_handler for scheme in ("http", "https", "file", "ftp", "")}
+class _RefuseEveryScheme(dict):
+    """fastjsonschema handlers: a handler, which refuses, for every URI scheme."""
+
+    def __contains__(self, scheme: object) -> bool:
+        return True
+
+    def __missing__(self, scheme: str):
+        return _refuse_handler
 
 
 def _validator_errors(validator: jsonschema.protocols.Validator, attributes: Any) -> list[str]:

@@ -117,6 +117,8 @@ def test_a_remote_ref_is_refused_at_type_create_and_nothing_is_contacted(
         {"$schema": "http://127.0.0.1:9/meta.json", "type": "object"},
         {"type": "object", "properties": {"a": {"$dynamicRef": "https://example.org/s"}}},
         {"$ref": "#/$defs/missing"},
+        {"type": "object", "properties": {"enum": {"$ref": "gopher://127.0.0.1:9/x"}}},
+        {"type": "object", "properties": {"default": {"$ref": "ftp://127.0.0.1:9/x"}}},
         {"type": 5},
         [],
     ],
@@ -607,3 +609,22 @@ def test_the_schema_limits_are_settings(settings):
         services.validate_attribute_schema({"type": "object", "description": "x" * 100})
     settings.CMDB_SCHEMA_MAX_BYTES = 64 * 1024
     services.validate_attribute_schema(_nested(3))
+
+
+@pytest.mark.parametrize("scheme", ["http", "ftp", "gopher", "made-up"])
+def test_the_compiled_validator_never_fetches_whatever_the_scheme(listener, scheme):
+    """Defence in depth: even given a remote reference directly, fastjsonschema (which would
+    urlopen() a scheme it has no handler for) resolves nothing."""
+    import json
+
+    from cmdb import schemas
+
+    url = listener.url.replace("http", scheme, 1)
+    schema = {"type": "object", "properties": {"a": {"$ref": url}}}
+    assert schemas.fast_validator(json.dumps(schema)) is None
+    import fastjsonschema
+
+    with pytest.raises(ValueError):
+        fastjsonschema.compile(schema, handlers=schemas._RefuseEveryScheme())
+    time.sleep(0.3)
+    assert not listener.contacted.is_set()
