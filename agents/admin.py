@@ -3,6 +3,8 @@ enrolment, approval and revocation go through the services (web UI, API, manage.
 
 from django.contrib import admin
 
+from itsm.admin import AuditedAdmin
+
 from .models import (
     Agent,
     AgentGroup,
@@ -23,9 +25,12 @@ class ReadOnlyAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # the security log, reports and events are an audit trail
+
 
 @admin.register(AgentGroup)
-class AgentGroupAdmin(admin.ModelAdmin):
+class AgentGroupAdmin(AuditedAdmin):  # collection policies: changes recorded
     list_display = [
         "name",
         "interval_seconds",

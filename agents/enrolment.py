@@ -7,6 +7,7 @@ import base64
 import datetime as dt
 import hashlib
 import secrets
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature as CryptoInvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -15,6 +16,7 @@ from django.utils import timezone
 
 from cmdb.history import ChangeContext
 from cmdb.services import require_permission
+from itsm.audit import record
 from itsm.exceptions import ApplicationError, ConflictError
 
 from .choices import AGENT_TRANSITIONS, AgentStatus, RejectionReason
@@ -105,6 +107,10 @@ def default_group() -> AgentGroup:
     return group
 
 
+def _status_change(before: str, agent: Agent) -> dict[str, Any]:
+    return {"status": {"old": before, "new": agent.status}}
+
+
 def _move(agent: Agent, to_status: str) -> None:
     if to_status not in AGENT_TRANSITIONS[agent.status]:
         raise ApplicationError(f"An agent cannot move from {agent.status} to {to_status}.")
@@ -119,6 +125,12 @@ def approve_agent(*, context: ChangeContext, agent_id: int) -> Agent:
     _move(agent, AgentStatus.ACTIVE)
     agent.approved_by, agent.approved_at = context.actor, timezone.now()
     agent.save(update_fields=["status", "approved_by", "approved_at"])
+    record(
+        obj=agent,
+        kind="approved",
+        changes=_status_change(AgentStatus.PENDING, agent),
+        context=context,
+    )
     return agent
 
 
@@ -127,9 +139,11 @@ def revoke_agent(*, context: ChangeContext, agent_id: int) -> Agent:
     """Revoke an agent's key for good; its requests are refused from now on."""
     require_permission(context, "agents.revoke_agent")
     agent = Agent.objects.select_for_update().get(pk=agent_id)
+    before = agent.status
     _move(agent, AgentStatus.REVOKED)
     agent.revoked_by, agent.revoked_at = context.actor, timezone.now()
     agent.save(update_fields=["status", "revoked_by", "revoked_at"])
+    record(obj=agent, kind="revoked", changes=_status_change(before, agent), context=context)
     return agent
 
 
@@ -181,7 +195,10 @@ def rotate_key(*, verified: VerifiedRequest, new_public_key: str, proof: str) ->
     if Agent.objects.filter(public_key=new_public_key).exclude(pk=verified.agent.pk).exists():
         raise ConflictError("This public key is already enrolled.")
     agent = Agent.objects.select_for_update().get(pk=verified.agent.pk)
-    agent.public_key = new_public_key
+    old_key, agent.public_key = agent.public_key, new_public_key
     agent.key_rotated_at = agent.last_seen = timezone.now()
     agent.save(update_fields=["public_key", "key_rotated_at", "last_seen"])
+    changes = {"public_key": {"old": old_key, "new": new_public_key}}
+    context = ChangeContext(source="agent", source_ref=f"agent {agent.key_id}")
+    record(obj=agent, kind="key_rotated", changes=changes, context=context)
     return agent

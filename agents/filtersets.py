@@ -7,6 +7,7 @@ from django.db.models import Q
 
 from cmdb.filtersets import SlugMultipleChoiceFilter
 from cmdb.models import CIType
+from itsm.datetimes import StorableIsoDateTimeFilter
 
 from .choices import (
     AgentStatus,
@@ -47,7 +48,7 @@ class CIEventFilterSet(django_filters.FilterSet):
     ci = django_filters.NumberFilter(field_name="ci_id")
     kind = django_filters.CharFilter()
     severity = django_filters.MultipleChoiceFilter(choices=EventSeverity.choices)
-    since = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="gte")
+    since = StorableIsoDateTimeFilter(field_name="at", lookup_expr="gte")
 
     class Meta:
         model = CIEvent

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -26,6 +25,7 @@ from cmdb.choices import ChangeSource, CIStatus
 from cmdb.history import ChangeContext, collected_history
 from cmdb.inventory_services import ci_set_network_interfaces, ci_set_storage_volumes
 from cmdb.models import CIType, ConfigurationItem, FieldOwner
+from cmdb.selectors import field_owners  # a CMDB read; `agents.reconcile.field_owners` still works
 
 from .choices import COLLECTED_ITEM_TYPES, DiscrepancyKind, DiscrepancyStatus, EventSeverity
 from .discrepancies import close_open, open_or_refresh, open_or_refresh_many
@@ -91,17 +91,6 @@ class Outcome:
 
 def section_hash(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:32]
-
-
-def field_owners(ci_type: CIType) -> dict[str, str]:
-    """Owner of each field for a CI type: the type's own rows over the defaults."""
-    owners: dict[str, str] = {}
-    rows = FieldOwner.objects.filter(Q(ci_type__isnull=True) | Q(ci_type=ci_type)).values_list(
-        "ci_type_id", "field", "owner"
-    )
-    for _type_id, name, owner in sorted(rows, key=lambda r: r[0] is not None):
-        owners[name] = owner
-    return owners
 
 
 def agent_owns(owners: dict[str, str], name: str) -> bool:

@@ -14,6 +14,8 @@ from typing import Any
 
 import fastjsonschema
 
+from itsm.parsers import find_unstorable, might_hold_unstorable
+
 MAX_DEPTH = 24
 MAX_ARRAY_ITEMS = 50_000
 MAX_STRING = 65_536
@@ -179,6 +181,10 @@ def parse_json(body: bytes) -> Any:
         document = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise ReportInvalid(f"The body is not valid JSON: {exc}", reason="invalid_json") from exc
+    if might_hold_unstorable(body):
+        where = find_unstorable(document)
+        if where is not None:
+            raise ReportInvalid(f"{where}: NUL characters and lone surrogates are not allowed")
     if type(document) is dict and document.get("format") == "fusion-xml":
         # The XML text is one long string, bounded by the body size; the XML parser has its
         # own limits (no DTDs, no entities).
@@ -232,7 +238,36 @@ def validate_report(document: Any) -> str:
         raise ReportInvalid(f"The report fails the {fmt} schema: {exc.message}") from exc
     if fmt == "fusion-xml":
         _check_xml(document["xml"])
+    _check_dates(document, fmt)
     return fmt
+
+
+def _check_date(value: Any, where: str) -> None:
+    """A date-time the database can store, or ReportInvalid: `2026-02-30` passes the schema's
+    pattern but no calendar, and `+20:00` no PostgreSQL (both failed later, as 500s)."""
+    from django.core.exceptions import ValidationError
+    from django.utils.dateparse import parse_datetime
+
+    from itsm.datetimes import to_storable
+
+    if value is None or value == "":
+        return
+    try:
+        parsed = parse_datetime(value) if isinstance(value, str) else None
+        if parsed is None:
+            raise ValueError("expected an ISO 8601 date-time")
+        to_storable(parsed)
+    except (ValueError, ValidationError) as exc:
+        message = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+        raise ReportInvalid(f"{where}: {value!r} is not a valid date-time ({message})") from exc
+
+
+def _check_dates(document: dict[str, Any], fmt: str) -> None:
+    """Check the date-times the server stores: `collected_at` and, natively, events' `at`."""
+    _check_date(document.get("collected_at"), "collected_at")
+    if fmt == "itsm-inventory/1":
+        for index, event in enumerate(document.get("events") or ()):
+            _check_date(event.get("at"), f"events[{index}].at")
 
 
 def _check_xml(xml: str) -> None:
@@ -253,6 +288,7 @@ def validate_volatile_parts(document: dict[str, Any], fmt: str) -> None:
         _volatile_validators[fmt](document)
     except fastjsonschema.JsonSchemaException as exc:
         raise ReportInvalid(f"The report fails the {fmt} schema: {exc.message}") from exc
+    _check_date(document.get("collected_at"), "collected_at")
 
 
 def content_digest(document: dict) -> str:

@@ -20,6 +20,7 @@ from cmdb.choices import CIStatus
 from cmdb.history import ChangeContext
 from cmdb.models import ConfigurationItem
 from cmdb.services import require_permission
+from itsm.audit import record
 from itsm.exceptions import ApplicationError
 
 from . import discrepancies
@@ -342,6 +343,8 @@ def close_discrepancy(
             "A held report is settled by approving or refusing the binding, not by closing it."
         )
     discrepancies.move(item, status, actor=context.actor, resolution=resolution)
+    changes = {"status": {"old": DiscrepancyStatus.OPEN, "new": status}, "resolution": resolution}
+    record(obj=item, kind="closed", changes=changes, context=context)
     return item
 
 

@@ -4,15 +4,11 @@ security log. Server-rendered pages with htmx partials; every write goes through
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 
 from django.contrib import messages
-from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.db.models import Count, QuerySet
-from django.forms.models import model_to_dict
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -23,9 +19,10 @@ from django.views.decorators.http import require_POST
 
 from cmdb.choices import ChangeSource
 from cmdb.history import ChangeContext
-from itsm.exceptions import ApplicationError
+from itsm.exceptions import ApplicationError, ConflictError
+from itsm.permissions import permission_required
 
-from . import binding, selectors, services
+from . import binding, policies, selectors, services
 from .choices import AgentStatus, DiscrepancyKind, DiscrepancyStatus, RejectionReason
 from .filtersets import AgentFilterSet, DiscrepancyFilterSet, SecurityEventFilterSet
 from .forms import AgentGroupForm, AgentUpdateForm, CloseDiscrepancyForm, EnrollmentTokenForm
@@ -230,19 +227,26 @@ def policy_list(request: HttpRequest) -> HttpResponse:
 
 
 def _fingerprint(group: AgentGroup) -> str:
-    """What the editor loaded, to refuse a save over someone else's change."""
-    data = model_to_dict(group, fields=AgentGroupForm._meta.fields)
-    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:32]
+    """What the editor loaded, to refuse a save over someone else's change (the version the
+    API shows too)."""
+    return policies.policy_version(group)
+
+
+def _policy_values(form: AgentGroupForm) -> dict:
+    return {name: form.cleaned_data[name] for name in policies.POLICY_FIELDS}
 
 
 @permission_required("agents.add_agentgroup", raise_exception=True)
 def policy_create(request: HttpRequest) -> HttpResponse:
     form = AgentGroupForm(request.POST if request.method == "POST" else None)
     if form.is_bound and form.is_valid():
-        with transaction.atomic():
-            group = form.save()
-        messages.success(request, f"Created the policy {group.name}.")
-        return redirect("agents:policy-list")
+        try:
+            group = policies.policy_create(context=ui_context(request), values=_policy_values(form))
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, f"Created the policy {group.name}.")
+            return redirect("agents:policy-list")
     return render(
         request,
         "agents/policy_form.html",
@@ -263,22 +267,27 @@ def policy_edit(request: HttpRequest, pk: int) -> HttpResponse:
             {"form": form, "group": group, "fingerprint": _fingerprint(group)},
         )
     status = 400
-    with transaction.atomic():
-        group = get_object_or_404(AgentGroup.objects.select_for_update(), pk=pk)
-        loaded = _fingerprint(group)
-        form = AgentGroupForm(request.POST, instance=group)
-        if form.is_valid():
-            if request.POST.get("fingerprint") != loaded:
-                form.add_error(
-                    None,
-                    "Someone changed this policy since you opened it. "
-                    "Reload the page to see their change, then edit again.",
-                )
-                status = 409
-            else:
-                form.save()
-                messages.success(request, f"Saved the policy {group.name}.")
-                return redirect("agents:policy-list")
+    form = AgentGroupForm(request.POST, instance=group)
+    if form.is_valid():
+        try:
+            group = policies.policy_update(
+                context=ui_context(request),
+                policy_id=group.pk,
+                values=_policy_values(form),
+                expected_version=request.POST.get("fingerprint", ""),
+            )
+        except ConflictError:
+            form.add_error(
+                None,
+                "Someone changed this policy since you opened it. "
+                "Reload the page to see their change, then edit again.",
+            )
+            status = 409
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, f"Saved the policy {group.name}.")
+            return redirect("agents:policy-list")
     return render(
         request,
         "agents/policy_form.html",

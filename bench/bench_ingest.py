@@ -646,7 +646,9 @@ _CLEANUP_SQL = [
     "DELETE FROM cmdb_networkinterface WHERE ci_id IN (SELECT id FROM bench_ingest_cis)",
     "DELETE FROM cmdb_storagevolume WHERE ci_id IN (SELECT id FROM bench_ingest_cis)",
     "DELETE FROM cmdb_statuschange WHERE ci_id IN (SELECT id FROM bench_ingest_cis)",
-    "DELETE FROM cmdb_historyentry WHERE ci_id IN (SELECT id FROM bench_ingest_cis)",
+    "DELETE FROM itsm_auditentry WHERE object_id IN (SELECT id FROM bench_ingest_cis) AND "
+    "content_type_id = (SELECT id FROM django_content_type WHERE app_label = 'cmdb' "
+    "AND model = 'configurationitem')",
     "DELETE FROM agents_nonce WHERE agent_id IN (SELECT id FROM bench_ingest_agents)",
     "DELETE FROM agents_inventoryreport WHERE id IN (SELECT id FROM bench_ingest_reports)",
     "DELETE FROM agents_agent WHERE id IN (SELECT id FROM bench_ingest_agents)",
@@ -683,7 +685,7 @@ def cleanup(catalogue: Catalogue | None = None) -> dict[str, int]:
 #: earlier runs are scanned; after, so the next benchmark does not inherit ours).
 INGEST_TABLES = (
     "cmdb_configurationitem",
-    "cmdb_historyentry",
+    "itsm_auditentry",
     "cmdb_installedsoftware",
     "cmdb_networkinterface",
     "cmdb_storagevolume",

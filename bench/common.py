@@ -245,7 +245,12 @@ def delete_bench_created(url: str) -> int:
             if row is None:
                 return 0
             # Fast path: the rows a create writes (the CI and its history), in plain SQL.
-            cursor.execute(f"DELETE FROM cmdb_historyentry WHERE ci_id IN ({made})", [row[0]])
+            cursor.execute(
+                "DELETE FROM itsm_auditentry WHERE content_type_id = (SELECT id FROM "
+                "django_content_type WHERE app_label = 'cmdb' AND model = 'configurationitem') "
+                f"AND object_id IN ({made})",
+                [row[0]],
+            )
             cursor.execute(f"DELETE FROM cmdb_statuschange WHERE ci_id IN ({made})", [row[0]])
             cursor.execute("DELETE FROM cmdb_configurationitem WHERE ci_type_id = %s", [row[0]])
             deleted = cursor.rowcount

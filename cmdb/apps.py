@@ -12,7 +12,10 @@ class CmdbConfig(AppConfig):
 
         from itsm import caching
 
+        from . import extensions
         from .models import CIType
+
+        extensions.register()
 
         def bump(**kwargs) -> None:
             caching.bump("citypes")

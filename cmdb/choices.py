@@ -2,6 +2,8 @@
 
 from django.db import models
 
+from itsm.choices import ChangeSource  # noqa: F401 - moved to itsm with the audit log
+
 
 class CIStatus(models.TextChoices):
     """Lifecycle status of a CI (status accounting, per the public contract)."""
@@ -47,17 +49,6 @@ class CIRoleKind(models.TextChoices):
     DATABASE_ADMINISTRATOR = "database_administrator", "Database administrator"
     BUSINESS_OWNER = "business_owner", "Business owner"
     SUPPORT_CONTACT = "support_contact", "Support contact"
-
-
-class ChangeSource(models.TextChoices):
-    """Where a recorded change came from."""
-
-    USER = "user", "User (web UI)"
-    API = "api", "REST API"
-    AGENT = "agent", "Agent report"
-    RELEASE = "release", "Release deployment"
-    IMPORT = "import", "CSV import"
-    SYSTEM = "system", "System"
 
 
 class ImpactDirection(models.TextChoices):

@@ -8,6 +8,9 @@ from django.db.models import Q
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
+from itsm.datetimes import StorableIsoDateTimeFilter
+from itsm.filters import FilterSet
+
 from .choices import CIStatus
 from .identifiers import normalize_hostname
 from .models import CIType, ConfigurationItem, Department, Relationship, RelationshipType, Site
@@ -19,7 +22,7 @@ class SlugMultipleChoiceFilter(django_filters.ModelMultipleChoiceFilter):
     """Several objects by slug: `?ci_type=server&ci_type=laptop`."""
 
 
-class CIFilterSet(django_filters.FilterSet):
+class CIFilterSet(FilterSet):
     """Filters of the CI list: `?ci_type=server&status=production&software=openssl&software_version=3.0.2`."""
 
     q = django_filters.CharFilter(method="filter_q", label="Search")
@@ -41,8 +44,8 @@ class CIFilterSet(django_filters.FilterSet):
     site = django_filters.ModelChoiceFilter(queryset=Site.objects.all())
     software = django_filters.CharFilter(method="filter_noop", label="Software (product name)")
     software_version = django_filters.CharFilter(method="filter_noop", label="Software version")
-    updated_after = django_filters.IsoDateTimeFilter(field_name="updated", lookup_expr="gte")
-    updated_before = django_filters.IsoDateTimeFilter(field_name="updated", lookup_expr="lt")
+    updated_after = StorableIsoDateTimeFilter(field_name="updated", lookup_expr="gte")
+    updated_before = StorableIsoDateTimeFilter(field_name="updated", lookup_expr="lt")
 
     class Meta:
         model = ConfigurationItem
@@ -90,7 +93,7 @@ class CIFilterSet(django_filters.FilterSet):
         return queryset
 
 
-class RelationshipFilterSet(django_filters.FilterSet):
+class RelationshipFilterSet(FilterSet):
     """Filters of the relationship list: by either end, by type."""
 
     source = django_filters.NumberFilter(field_name="source_id")
@@ -108,7 +111,7 @@ class RelationshipFilterSet(django_filters.FilterSet):
         return queryset.filter(Q(source_id=value) | Q(target_id=value))
 
 
-class CITypeFilterSet(django_filters.FilterSet):
+class CITypeFilterSet(FilterSet):
     q = django_filters.CharFilter(field_name="name", lookup_expr="icontains")
     slug = django_filters.CharFilter()
 
@@ -117,7 +120,7 @@ class CITypeFilterSet(django_filters.FilterSet):
         fields = []
 
 
-class RelationshipTypeFilterSet(django_filters.FilterSet):
+class RelationshipTypeFilterSet(FilterSet):
     slug = django_filters.CharFilter()
 
     class Meta:

@@ -7,6 +7,9 @@ import json
 from django import forms
 from django.contrib.auth import get_user_model
 
+from itsm.datetimes import StorableDateTimeFormField
+from itsm.parsers import has_unstorable
+
 from .choices import CIRoleKind, CIStatus, ImpactDirection, allowed_moves
 from .models import CIType, ConfigurationItem, Department, RelationshipType, Site
 from .selectors import MAX_IMPACT_DEPTH
@@ -20,9 +23,11 @@ class PrettyJSONField(forms.JSONField):
     def prepare_value(self, value):
         if isinstance(value, str):
             return value
-        return json.dumps(
-            value if value is not None else {}, indent=2, sort_keys=True, ensure_ascii=False
-        )
+        value = value if value is not None else {}
+        text = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
+        if has_unstorable(text):  # a lone surrogate sent back: shown escaped, not a 500
+            text = json.dumps(value, indent=2, sort_keys=True)
+        return text
 
 
 class CIForm(forms.Form):
@@ -137,7 +142,7 @@ class ImpactForm(forms.Form):
 
 
 class AsOfForm(forms.Form):
-    at = forms.DateTimeField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    at = StorableDateTimeFormField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
 
 
 class ImportForm(forms.Form):

@@ -1,9 +1,10 @@
-"""The audit helper every CMDB service calls: `record_change()`.
+"""CI history on the one audit log (`itsm.audit`): `record_change()` and friends.
 
-Unlike signal-based change logging, it is called explicitly by services, so changes made by
-Celery tasks, agents, imports and management commands are recorded with their source too.
-Because every CMDB write records history, recording also bumps the "cmdb" cache generation,
-which retires cached CI list pages.
+The audit log, `ChangeContext` and `require_permission` live in `itsm` (every app needs them);
+the names here stay so CMDB code and callers keep working. A CI's entries are
+`itsm.AuditEntry` rows about the CI (`cmdb.models.HistoryEntry` is their proxy). Because every
+CMDB write records history, recording also bumps the "cmdb" cache generation, which retires
+cached CI list pages.
 """
 
 from __future__ import annotations
@@ -11,20 +12,15 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import datetime as dt
-import json
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
-from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, models
-from django.utils import timezone
+from django.db import models
 
-from itsm import caching
+from itsm import audit, caching
+from itsm.audit import COPY_FROM, ChangeContext  # noqa: F401 - re-exported
 
-from .choices import ChangeSource
 from .models import ConfigurationItem, HistoryEntry
 
 #: Fields of a CI whose changes are recorded, and how they are rendered in history.
@@ -43,23 +39,6 @@ TRACKED_FIELDS = (
     "uuid",
     "attributes",
 )
-
-
-@dataclass(frozen=True)
-class ChangeContext:
-    """Who or what makes a change: recorded on every history entry it produces."""
-
-    actor: AbstractBaseUser | None = None
-    source: str = ChangeSource.USER
-    source_ref: str = ""
-    reason: str = ""
-    at: dt.datetime | None = field(default=None)
-
-    @property
-    def actor_name(self) -> str:
-        if self.actor is None:
-            return self.source_ref or self.source
-        return self.actor.get_username()
 
 
 def _json_value(value: Any) -> Any:
@@ -97,19 +76,9 @@ def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, dict[
 def new_entry(
     *, ci: ConfigurationItem, kind: str, changes: dict[str, Any], context: ChangeContext
 ) -> HistoryEntry:
-    """An unsaved history entry, for callers that write many at once with bulk_create."""
-    return HistoryEntry(
-        ci=ci,
-        ci_name=ci.name,
-        kind=kind,
-        at=context.at or timezone.now(),
-        actor=context.actor,
-        actor_name=context.actor_name,
-        source=context.source,
-        source_ref=context.source_ref,
-        changes=changes,
-        reason=context.reason,
-    )
+    """An unsaved history entry, for callers that write many at once with `record_many`."""
+    entry = audit.new(obj=ci, kind=kind, changes=changes, context=context, model=HistoryEntry)
+    return entry
 
 
 def record_change(
@@ -148,59 +117,11 @@ def collected_history() -> Iterator[None]:
     record_many(pending)
 
 
-_COPY_COLUMNS = (
-    "ci_id",
-    "ci_name",
-    "kind",
-    "at",
-    "actor_id",
-    "actor_name",
-    "source",
-    "source_ref",
-    "changes",
-    "reason",
-)
-
-
-#: Below this many entries a multi-row INSERT beats COPY's extra round trips.
-COPY_FROM = 100
-
-
 def record_many(entries: Iterable[HistoryEntry]) -> None:
-    """Write many history entries at once (imports, bulk creation).
-
-    On PostgreSQL with COPY (several times faster than a multi-row INSERT for thousands of
-    entries), logged like a query so query counts and debug tools see it; elsewhere with
-    bulk_create.
-    """
+    """Write many history entries at once (agent reports, imports, bulk creation): one
+    statement (COPY on PostgreSQL from `COPY_FROM` entries), see `itsm.audit.record_many`."""
     entries = list(entries)
     if not entries:
         return
-    if connection.vendor == "postgresql" and len(entries) >= COPY_FROM:
-        _copy_entries(entries)
-    else:
-        HistoryEntry.objects.bulk_create(entries, batch_size=1000)
+    audit.record_many(entries)
     caching.bump("cmdb")
-
-
-def _copy_entries(entries: list[HistoryEntry]) -> None:
-    sql = f"COPY {HistoryEntry._meta.db_table} ({', '.join(_COPY_COLUMNS)}) FROM STDIN"
-    if connection.queries_logged:
-        connection.queries_log.append({"sql": f"{sql} -- {len(entries)} rows", "time": "0.000"})
-    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
-        for e in entries:
-            changes = json.dumps(e.changes, cls=DjangoJSONEncoder)
-            copy.write_row(
-                (
-                    e.ci_id,
-                    e.ci_name,
-                    e.kind,
-                    e.at,
-                    e.actor_id,
-                    e.actor_name,
-                    e.source,
-                    e.source_ref,
-                    changes,
-                    e.reason,
-                )
-            )

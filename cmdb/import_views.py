@@ -12,11 +12,11 @@ import secrets
 import zlib
 
 from django.contrib import messages
-from django.contrib.auth.decorators import permission_required
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 
 from itsm.exceptions import ApplicationError
+from itsm.permissions import permission_required
 
 from . import imports
 from .api.import_views import csv_response

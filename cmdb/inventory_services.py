@@ -73,7 +73,7 @@ def _set_interfaces(
     if changed:
         NetworkInterface.objects.bulk_update(changed, ["ipv4", "ipv6"])
     record_change(
-        ci=ci, kind=HistoryEntry.Kind.UPDATED, changes={"network": change}, context=context
+        ci=ci, kind=HistoryEntry.Kind.NETWORK, changes={"network": change}, context=context
     )
     return change
 
@@ -148,7 +148,7 @@ def _set_volumes(
     if added or removed or resized:
         record_change(
             ci=ci,
-            kind=HistoryEntry.Kind.UPDATED,
+            kind=HistoryEntry.Kind.STORAGE,
             changes={
                 "storage": {
                     "added": result["added"],

@@ -8,7 +8,9 @@ from django.db.models import Q
 from django.db.models.functions import Lower, Upper
 from django.urls import reverse
 
-from .choices import ChangeSource, CIRoleKind, CIStatus
+from itsm.models import AuditEntry
+
+from .choices import ChangeSource, CIRoleKind, CIStatus, ImpactDirection
 from .identifiers import validate_hostname, validate_uuid
 
 
@@ -76,6 +78,20 @@ class CIType(models.Model):
         "hardware",
         default=False,
         help_text="Machines that agents report on (servers, desktops, laptops…).",
+    )
+    agent_capable = models.BooleanField(
+        "can carry an agent",
+        default=False,
+        help_text="Its CIs can run an inventory agent: their page shows discovery, storage and "
+        "installed software.",
+    )
+    impact_direction = models.CharField(
+        "impact view opens",
+        max_length=20,
+        choices=ImpactDirection.choices,
+        default=ImpactDirection.DOWNSTREAM,
+        help_text="Direction the CI page's impact view shows first: upstream (what it depends "
+        "on) suits business services and applications.",
     )
     builtin_key = models.CharField(
         "built-in key",
@@ -370,11 +386,46 @@ class InstalledSoftware(models.Model):
         return f"{self.software} on {self.ci}"
 
 
-class HistoryEntry(models.Model):
-    """One recorded change of a CI or its links: what changed, who, when, why and through what.
+def _ci_lookups(kwargs: dict) -> dict:
+    """Translate the CI lookups HistoryEntry had as a table of its own (`ci`, `ci_id`,
+    `ci__in`, `ci_name`) into the audit log's columns."""
+    out = {}
+    for key, value in kwargs.items():
+        if key in ("ci", "ci_id", "ci__pk", "ci__id"):
+            out["object_id"] = value.pk if isinstance(value, models.Model) else value
+        elif key in ("ci__in", "ci_id__in"):
+            if isinstance(value, models.QuerySet):
+                value = value.values("pk")
+            else:
+                value = [v.pk if isinstance(v, models.Model) else v for v in value]
+            out["object_id__in"] = value
+        elif key == "ci_name" or key.startswith("ci_name__"):
+            out["object_repr" + key[len("ci_name") :]] = value
+        else:
+            out[key] = value
+    return out
+
+
+class HistoryQuerySet(models.QuerySet):
+    """Entries of the audit log about CIs, filterable by `ci` as before the move to itsm."""
+
+    def _filter_or_exclude(self, negate, args, kwargs):
+        return super()._filter_or_exclude(negate, args, _ci_lookups(kwargs))
+
+
+class HistoryManager(models.Manager.from_queryset(HistoryQuerySet)):
+    def get_queryset(self) -> HistoryQuerySet:
+        from itsm.audit import content_type_id
+
+        return super().get_queryset().filter(content_type_id=content_type_id(ConfigurationItem))
+
+
+class HistoryEntry(AuditEntry):
+    """The audit log's entries about CIs (a proxy of `itsm.AuditEntry`): the CI history.
 
     `changes` maps a field to `{"old": …, "new": …}`; software and relationship entries hold
-    `{"added": […], "removed": […]}`. Entries outlive the CI they describe.
+    `{"added": […], "removed": […]}`, network and storage entries the same per section.
+    Entries outlive the CI they describe.
     """
 
     class Kind(models.TextChoices):
@@ -383,37 +434,34 @@ class HistoryEntry(models.Model):
         STATUS = "status", "Lifecycle move"
         RELATIONSHIP = "relationship", "Relationship"
         SOFTWARE = "software", "Installed software"
+        NETWORK = "network", "Network interfaces"
+        STORAGE = "storage", "Storage volumes"
         ROLE = "role", "Roles"
         DELETED = "deleted", "Deleted"
 
-    # Indexed by cmdb_history_ci_at, which leads with ci: no second index on ci alone.
-    ci = models.ForeignKey(
-        ConfigurationItem,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="history",
-        db_index=False,
-    )
-    ci_name = models.CharField("CI name", max_length=200)
-    kind = models.CharField("kind", max_length=20, choices=Kind.choices)
-    at = models.DateTimeField("at", db_index=True)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    actor_name = models.CharField("actor", max_length=150, blank=True)
-    source = models.CharField("source", max_length=20, choices=ChangeSource.choices)
-    source_ref = models.CharField("source reference", max_length=100, blank=True)
-    changes = models.JSONField("changes", default=dict)
-    reason = models.TextField("reason", blank=True)
+    objects = HistoryManager()
 
     class Meta:
-        verbose_name_plural = "history entries"
+        proxy = True
+        verbose_name = "CI history entry"
+        verbose_name_plural = "CI history entries"
         ordering = ["-at", "-id"]
-        indexes = [models.Index(fields=["ci", "-at", "-id"], name="cmdb_history_ci_at")]
 
-    def __str__(self) -> str:
-        return f"{self.ci_name} {self.kind} at {self.at:%Y-%m-%d %H:%M}"
+    @property
+    def ci_id(self) -> int | None:
+        return self.object_id
+
+    @property
+    def ci_name(self) -> str:
+        return self.object_repr
+
+    @property
+    def ci(self) -> ConfigurationItem | None:
+        """The CI, if it still exists (a query)."""
+        return ConfigurationItem.objects.filter(pk=self.object_id).first()
+
+    def get_kind_display(self) -> str:
+        return self.Kind(self.kind).label if self.kind in self.Kind.values else self.kind
 
 
 class NetworkInterface(models.Model):

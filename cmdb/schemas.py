@@ -22,6 +22,8 @@ from referencing import Registry, Resource
 from referencing.exceptions import NoSuchResource, Unresolvable
 from referencing.jsonschema import DRAFT202012
 
+from itsm.limits import check_attribute_limits
+
 if TYPE_CHECKING:
     from .models import CIType
 
@@ -277,6 +279,8 @@ def attribute_errors(ci_type: CIType, attributes: Any) -> list[str]:
 
 def validate_attributes(ci_type: CIType, attributes: Any) -> None:
     """Validate `attributes` against the CI type's JSON Schema; raise a field error listing each problem."""
+    if isinstance(attributes, dict):
+        check_attribute_limits(attributes)
     messages = attribute_errors(ci_type, attributes)
     if messages:
         raise ValidationError({"attributes": messages})

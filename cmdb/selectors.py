@@ -7,13 +7,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from .choices import ImpactDirection
-from .history import snapshot
+from .history import TRACKED_FIELDS, snapshot
+from .history_display import Line, ReadableEntry, readable_entries, readable_fields
 from .models import (
     CIType,
     ConfigurationItem,
+    FieldOwner,
     HistoryEntry,
     InstalledSoftware,
     Relationship,
@@ -29,12 +31,24 @@ MAX_IMPACT_NODES = 5000
 def ci_list_queryset() -> QuerySet[ConfigurationItem]:
     """The CI list with what a list row shows, in a fixed number of queries."""
     return ConfigurationItem.objects.select_related("ci_type", "owner").defer(
-        "ci_type__attribute_schema", "ci_type__description", "owner__password"
+        "attributes", "ci_type__attribute_schema", "ci_type__description", "owner__password"
     )
 
 
 def ci_detail_queryset() -> QuerySet[ConfigurationItem]:
     return ConfigurationItem.objects.select_related("ci_type", "owner", "department", "site")
+
+
+def field_owners(ci_type: CIType) -> dict[str, str]:
+    """Owner (`agent` or `people`) of each field for a CI type: the type's own rows over the
+    defaults. One query."""
+    owners: dict[str, str] = {}
+    rows = FieldOwner.objects.filter(Q(ci_type__isnull=True) | Q(ci_type=ci_type)).values_list(
+        "ci_type_id", "field", "owner"
+    )
+    for _type_id, name, owner in sorted(rows, key=lambda r: r[0] is not None):
+        owners[name] = owner
+    return owners
 
 
 def cis_running(queryset: QuerySet[ConfigurationItem], *, product: str, version: str | None = None):
@@ -166,7 +180,13 @@ def impact_analysis(
 
 def ci_history(ci: ConfigurationItem) -> QuerySet[HistoryEntry]:
     """Every recorded change of a CI, newest first."""
-    return HistoryEntry.objects.filter(ci=ci).select_related("actor").order_by("-at", "-id")
+    return HistoryEntry.objects.filter(ci=ci).order_by("-at", "-id")
+
+
+def ci_history_display(ci: ConfigurationItem, *, limit: int = 50) -> list[ReadableEntry]:
+    """The latest `limit` changes of a CI with readable lines (names, labels, "—"), in a fixed
+    number of queries: the entries, then one per kind of object they name."""
+    return readable_entries(ci_history(ci)[:limit])
 
 
 @dataclass
@@ -178,6 +198,11 @@ class CIAsOf:
     fields: dict[str, Any]
     relationships: list[dict[str, Any]]
     software: list[dict[str, str]]
+
+    @property
+    def readable(self) -> list[Line]:
+        """The fields as people read them (names, labels; a query per kind of object)."""
+        return readable_fields(self.fields)
 
 
 def _current_relationships(ci: ConfigurationItem) -> dict[int, dict[str, Any]]:
@@ -209,8 +234,10 @@ def ci_as_of(ci: ConfigurationItem, at: dt.datetime) -> CIAsOf:
         if entry.kind == HistoryEntry.Kind.CREATED:
             exists = False
         elif entry.kind in (HistoryEntry.Kind.UPDATED, HistoryEntry.Kind.STATUS):
+            # Only the CI's own fields: network and storage have kinds of their own.
             for name, change in changes.items():
-                fields[name] = change.get("old")
+                if name in TRACKED_FIELDS and isinstance(change, dict):
+                    fields[name] = change.get("old")
         elif entry.kind == HistoryEntry.Kind.RELATIONSHIP:
             for rel in changes.get("added", []):
                 relationships.pop(rel["id"], None)

@@ -15,9 +15,10 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from itsm.exceptions import ApplicationError, ConflictError, PermissionDeniedError
+from itsm.exceptions import ApplicationError, ConflictError, PermissionDeniedError  # noqa: F401 - re-exported
+from itsm.permissions import require_permission  # also imported from here by other apps
 
-from .choices import CI_INITIAL_STATUSES, CI_TRANSITIONS, CIRoleKind, CIStatus
+from .choices import CI_INITIAL_STATUSES, CI_TRANSITIONS, CIRoleKind, CIStatus, allowed_moves
 from .history import ChangeContext, diff, new_entry, record_change, record_many, snapshot
 from .identifiers import normalize_hostname, normalize_serial, normalize_uuid
 from .models import (
@@ -59,13 +60,6 @@ IDENTIFIER_FIELDS = ("serial_number", "asset_tag", "uuid")
 
 
 # --- helpers ------------------------------------------------------------------------------
-
-
-def require_permission(context: ChangeContext, perm: str) -> None:
-    """Refuse a human actor without `perm`; the system itself (actor None) may act."""
-    actor = context.actor
-    if actor is not None and not actor.has_perm(perm):
-        raise PermissionDeniedError(f"You do not have permission to do this ({perm}).")
 
 
 def _normalize_identifiers(values: dict[str, Any]) -> None:
@@ -398,11 +392,16 @@ def ci_transition(
             "The CI was changed by someone else; reload it.", extra={"current_version": ci.version}
         )
     if to_status not in CI_TRANSITIONS[ci.status]:
-        allowed = ", ".join(sorted(CI_TRANSITIONS[ci.status])) or "none: it is final"
+        current, target = CIStatus(ci.status).label, CIStatus(to_status).label
+        allowed = ", ".join(CIStatus(s).label for s in allowed_moves(ci.status))
         raise ApplicationError(
-            f"A CI cannot move from {ci.status} to {to_status}. Allowed from {ci.status}: {allowed}.",
+            f"A CI cannot move from {current} to {target}. "
+            f"Allowed from {current}: {allowed or 'none, it is final'}.",
             extra={"status": ci.status, "allowed": sorted(CI_TRANSITIONS[ci.status])},
         )
+    if to_status == CIStatus.DISPOSED and not (context.reason or "").strip():
+        message = "Give a reason to dispose of a CI: disposal is final."
+        raise ApplicationError(message, extra={"reason": [message]})
     from_status = ci.status
     ci.status = to_status
     ci.version += 1

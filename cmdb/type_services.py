@@ -17,20 +17,13 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError, RestrictedError
 
-from itsm import caching
+from itsm import audit, caching
 from itsm.exceptions import ApplicationError, ConflictError
+from itsm.permissions import require_permission
 
 from .history import ChangeContext, diff
 from .models import CIType, ConfigurationItem, Relationship, RelationshipType
 from .schemas import attribute_errors
-
-
-def require_permission(context: ChangeContext, perm: str) -> None:
-    """`cmdb.services.require_permission`, looked up when called (services imports this module)."""
-    from .services import require_permission as check
-
-    check(context, perm)
-
 
 CI_TYPE_FIELDS = ("name", "slug", "description", "attribute_schema", "is_hardware")
 RELATIONSHIP_TYPE_FIELDS = ("name", "slug", "forward_label", "reverse_label")
@@ -45,16 +38,10 @@ def record_type_change(
 ) -> None:
     """Record a change of a CI type or relationship type with its context.
 
-    Types have no CI history of their own: the change goes to the generic audit log
-    (`itsm.audit.record`) where there is one, and to the `cmdb.audit` logger (actor, source,
-    reference, reason), one line of JSON per change. Call before deleting `obj`.
+    The change goes to the audit log (`itsm.audit.record`, readable per object) and to the
+    `cmdb.audit` logger, one line of JSON per change. Call before deleting `obj`.
     """
-    try:
-        from itsm import audit  # type: ignore[attr-defined]
-    except ImportError:  # not in this installation yet
-        audit = None
-    if audit is not None:
-        audit.record(obj=obj, kind=action, changes=changes, context=context)
+    audit.record(obj=obj, kind=action, changes=changes, context=context)
     audit_log.info(
         json.dumps(
             {

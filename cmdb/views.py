@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Q
@@ -11,12 +10,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from agents.reconcile import field_owners
-from agents.selectors import ci_inventory_panel
 from itsm.exceptions import ApplicationError
+from itsm.permissions import permission_required
+from itsm.registry import panels
 
 from . import selectors, services
-from .choices import ChangeSource, CIStatus, allowed_moves
+from .choices import ChangeSource, CIStatus, ImpactDirection, allowed_moves
 from .filtersets import CIFilterSet, RelationshipFilterSet
 from .forms import AsOfForm, CIForm, ImpactForm, RelationshipForm, RoleForm, TransitionForm
 from .history import ChangeContext
@@ -56,22 +55,26 @@ def _apply_errors(form, exc: ValidationError | ApplicationError) -> None:
 def ci_list(request: HttpRequest) -> HttpResponse:
     """CI list with search, filters, sorting and pagination; htmx swaps only the table."""
     filterset = CIFilterSet(request.GET or None, queryset=selectors.ci_list_queryset())
-    queryset = (
-        filterset.qs
-        if filterset.is_bound and filterset.is_valid()
-        else selectors.ci_list_queryset()
-    )
+    if not filterset.is_bound:
+        queryset = filterset.queryset
+    elif filterset.is_valid():
+        queryset = filterset.qs
+    else:
+        queryset = filterset.queryset.none()  # the page says which filter is wrong
     ordering = request.GET.get("ordering", "name")
     if ordering not in CI_ORDERINGS:
         ordering = "name"
     page = Paginator(queryset.order_by(ordering, "id"), PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
+    sort_query = query.copy()
+    sort_query.pop("ordering", None)
     context = {
         "filterset": filterset,
         "page": page,
         "ordering": ordering,
         "query": query.urlencode(),
+        "sort_query": sort_query.urlencode(),
     }
     template = (
         "cmdb/_ci_table.html" if request.htmx and not request.htmx.boosted else "cmdb/ci_list.html"
@@ -81,18 +84,25 @@ def ci_list(request: HttpRequest) -> HttpResponse:
 
 @permission_required("cmdb.view_configurationitem", raise_exception=True)
 def ci_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    """Everything about one CI: attributes, roles, relationships, software, history, impact."""
+    """Everything about one CI: attributes, roles, relationships, software, history, impact.
+
+    What fits the class: installed software only for classes that carry an agent, the impact
+    view in the class's direction; other apps add panels through `itsm.registry.panels`
+    (slot "cmdb.ci_detail").
+    """
     ci = get_object_or_404(selectors.ci_detail_queryset(), pk=pk)
     relationships = Relationship.objects.filter(Q(source=ci) | Q(target=ci)).select_related(
         "source__ci_type", "target__ci_type", "type"
     )
     software_q = request.GET.get("software_q", "").strip()
-    software = InstalledSoftware.objects.filter(ci=ci).select_related("software__product")
-    if software_q:
-        software = software.filter(software__product__name__icontains=software_q)
-    software_page = Paginator(
-        software.order_by("software__product__name", "software__version"), SOFTWARE_PAGE_SIZE
-    ).get_page(request.GET.get("software_page"))
+    software_page = None
+    if ci.ci_type.agent_capable:
+        software = InstalledSoftware.objects.filter(ci=ci).select_related("software__product")
+        if software_q:
+            software = software.filter(software__product__name__icontains=software_q)
+        software_page = Paginator(
+            software.order_by("software__product__name", "software__version"), SOFTWARE_PAGE_SIZE
+        ).get_page(request.GET.get("software_page"))
     as_of = None
     as_of_form = AsOfForm(request.GET if "at" in request.GET else None)
     if as_of_form.is_bound and as_of_form.is_valid():
@@ -101,28 +111,30 @@ def ci_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "ci": ci,
         "roles": ci.roles.select_related("user"),
         "relationships": relationships,
+        "show_software": software_page is not None,
         "software_page": software_page,
         "software_q": software_q,
-        "history": selectors.ci_history(ci)[:50],
+        "history": selectors.ci_history_display(ci, limit=50),
         "transition_form": TransitionForm(ci=ci),
         "allowed_moves": [(status, CIStatus(status).label) for status in allowed_moves(ci.status)],
         "relationship_form": RelationshipForm(),
         "role_form": RoleForm(),
         "impact_form": ImpactForm(),
+        "impact_directions": ImpactDirection.choices,
+        "impact_direction": ci.ci_type.impact_direction or ImpactDirection.DOWNSTREAM,
         "as_of_form": as_of_form,
         "as_of": as_of,
     }
-    if request.htmx and request.htmx.target == "software-panel":
+    if request.htmx and request.htmx.target == "software-panel" and software_page is not None:
         return render(request, "cmdb/_software.html", context)
-    # Discovery: who owns each field (agents or people) and what the agents reported.
-    owners = field_owners(ci.ci_type)
+    # Who owns each field (agents or people): a CMDB read.
+    owners = selectors.field_owners(ci.ci_type)
     context["field_owners"] = owners
     context["attribute_rows"] = [
         (key, value, owners.get(f"attributes.{key}", "people"))
         for key, value in (ci.attributes or {}).items()
     ]
-    if request.user.has_perm("agents.view_agent"):
-        context["discovery"] = ci_inventory_panel(ci)
+    context["panels"] = panels.collect("cmdb.ci_detail", request=request, obj=ci, context=context)
     return render(request, "cmdb/ci_detail.html", context)
 
 
@@ -217,7 +229,7 @@ def ci_transition(request: HttpRequest, pk: int) -> HttpResponse:
     ci = get_object_or_404(ConfigurationItem, pk=pk)
     form = TransitionForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Choose a lifecycle status.")
+        messages.error(request, "Choose a lifecycle status to move to.")
         return redirect(ci)
     try:
         services.ci_transition(
@@ -229,7 +241,7 @@ def ci_transition(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, exc.message)
     else:
         messages.success(
-            request, f"{ci.name} moved to {form.cleaned_data['status'].replace('_', ' ')}."
+            request, f"{ci.name} moved to {CIStatus(form.cleaned_data['status']).label}."
         )
     return redirect(ci)
 

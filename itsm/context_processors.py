@@ -9,7 +9,7 @@ NAV = [
     ("Relationships", "cmdb:relationship-list", "cmdb.view_relationship"),
     ("Import / export", "cmdb:import", "cmdb.import_ci"),
     ("Agents", "agents:agent-list", "agents.view_agent"),
-    ("Audit", "agents:discrepancy-list", "agents.view_discrepancy"),
+    ("Discrepancies", "agents:discrepancy-list", "agents.view_discrepancy"),
     ("CMDB health", "agents:health", "cmdb.view_configurationitem"),
 ]
 

@@ -6,11 +6,37 @@ delete the wrong things; we answer 400 and name the parameter instead.
 
 from __future__ import annotations
 
+import django_filters
+from django.http import QueryDict
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
 
 ALWAYS_ALLOWED = {"page", "page_size", "ordering", "format"}
+
+
+def without_blanks(data: QueryDict | dict | None) -> QueryDict | dict | None:
+    """The query without its empty values: `?status=&q=` filters nothing (an "All …" option of
+    a filter form sends an empty value). A parameter left with no value is dropped."""
+    if data is None:
+        return None
+    if isinstance(data, QueryDict):
+        cleaned = data.copy()
+        for key in list(cleaned):
+            values = [value for value in cleaned.getlist(key) if str(value).strip()]
+            if values:
+                cleaned.setlist(key, values)
+            else:
+                del cleaned[key]
+        return cleaned
+    return {key: value for key, value in data.items() if str(value).strip()}
+
+
+class FilterSet(django_filters.FilterSet):
+    """Our FilterSet base: an empty value means "no filter", in the HTML lists and the API."""
+
+    def __init__(self, data=None, *args, **kwargs):
+        super().__init__(without_blanks(data), *args, **kwargs)
 
 
 class StrictFilterBackend(DjangoFilterBackend):

@@ -58,6 +58,18 @@ def _matches(pattern: str, app_label: str, codename: str) -> bool:
     return fnmatch.fnmatchcase(full, pattern)
 
 
+def roles_granting(*perms: str) -> list[str]:
+    """The roles whose members hold every one of `perms` (`"app_label.codename"`), in the
+    order of ROLE_PERMISSIONS: what a 403 page names as the role to ask for."""
+    names = []
+    for name, patterns in ROLE_PERMISSIONS.items():
+        if all(
+            any(_matches(p, *perm.split(".", 1)) for p in patterns) for perm in perms if "." in perm
+        ):
+            names.append(name)
+    return names
+
+
 def sync_roles(group_model, permission_model) -> None:
     """Create every role group and give it exactly the permissions its patterns select."""
     permissions = list(

@@ -78,7 +78,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "itsm.middleware.RequestIDMiddleware",
     "itsm.caching.RequestGenerationsMiddleware",
+    "itsm.middleware.InputGuardMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -250,6 +252,20 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = DEBUG
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024)
 
+# --- Input limits (itsm/limits.py, itsm/parsers.py); a breach is a 400, or a 413 for bodies ---
+#: Largest API request body (bytes); above it a JSON 413. Agent reports have their own limit.
+API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 10 * 1024 * 1024)
+#: Deepest nesting of an API JSON body.
+API_JSON_MAX_DEPTH = env_int("API_JSON_MAX_DEPTH", 32)
+#: A CI's attributes: characters per string (keys and values), keys in all (nested included),
+#: levels of nesting, bytes of JSON in all.
+CMDB_ATTRIBUTE_MAX_STRING = env_int("CMDB_ATTRIBUTE_MAX_STRING", 64 * 1024)
+CMDB_ATTRIBUTE_MAX_KEYS = env_int("CMDB_ATTRIBUTE_MAX_KEYS", 500)
+CMDB_ATTRIBUTE_MAX_DEPTH = env_int("CMDB_ATTRIBUTE_MAX_DEPTH", 10)
+CMDB_ATTRIBUTE_MAX_BYTES = env_int("CMDB_ATTRIBUTE_MAX_BYTES", 256 * 1024)
+#: Items in one `PUT cmdb/cis/<id>/software/`.
+CMDB_SOFTWARE_MAX_ITEMS = env_int("CMDB_SOFTWARE_MAX_ITEMS", 10_000)
+
 # --- REST framework -----------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -273,7 +289,7 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["itsm.parsers.SafeJSONParser"],
     # [auth] "enroll" counts failed enrolments only, per client address.
     "DEFAULT_THROTTLE_RATES": {
         "enroll": os.environ.get("ENROLL_FAILURE_RATE", "20/hour"),

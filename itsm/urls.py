@@ -23,8 +23,13 @@ urlpatterns = [
     path("readyz", views.readyz, name="readyz"),
     path("account/tokens/", views.api_tokens, name="api-tokens"),
     path("account/tokens/<int:pk>/revoke/", views.api_token_revoke, name="api-token-revoke"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("cmdb/", include("cmdb.urls")),
     path("agents/", include("agents.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
 ]
+
+handler403 = "itsm.views.permission_denied"
+handler404 = "itsm.views.page_not_found"
+handler500 = "itsm.views.server_error"

@@ -37,9 +37,10 @@ def restore_reference_data() -> None:
     for module in (
         "cmdb.migrations.0002_standard_types",
         "cmdb.migrations.0004_default_field_owners",
+        "cmdb.migrations.0009_ci_page_by_class",
     ):
         importlib.import_module(module).create(apps, None)
-    importlib.import_module("cmdb.migrations.0008_schema_identity").set_builtin_keys(apps, None)
+    importlib.import_module("cmdb.migrations.0010_schema_identity").set_builtin_keys(apps, None)
     roles.sync_roles_after_migrate(sender=None)
 
 
@@ -49,6 +50,19 @@ def _reference_data_after_flush(request):
     if marker and marker.kwargs.get("transaction"):
         request.getfixturevalue("transactional_db")
         restore_reference_data()
+
+
+@pytest.fixture(autouse=True)
+def _content_types_cached(request, _reference_data_after_flush):
+    """The audit log names objects by content type, which Django caches per process: load
+    them before each database test so pinned query counts do not depend on test order."""
+    if request.node.get_closest_marker("django_db") or "db" in request.fixturenames:
+        if "db" in request.fixturenames:
+            request.getfixturevalue("db")
+        from django.apps import apps
+        from django.contrib.contenttypes.models import ContentType
+
+        ContentType.objects.get_for_models(*apps.get_models())
 
 
 @pytest.fixture(autouse=True)

@@ -63,7 +63,11 @@ SERVER_SCHEMA = {
 
 def server_type() -> CIType:
     return CITypeFactory(
-        name="Test server", slug="test-server", attribute_schema=SERVER_SCHEMA, is_hardware=True
+        name="Test server",
+        slug="test-server",
+        attribute_schema=SERVER_SCHEMA,
+        is_hardware=True,
+        agent_capable=True,
     )
 
 

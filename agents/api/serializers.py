@@ -18,6 +18,16 @@ from ..models import (
 )
 
 
+class PolicyVersionField(serializers.CharField):
+    """A policy's version: read from its fields (agents.policies.policy_version), sent back on
+    a change so that a save over someone else's answers 409."""
+
+    def get_attribute(self, instance):
+        from ..policies import policy_version
+
+        return policy_version(instance)
+
+
 class AgentGroupSerializer(serializers.ModelSerializer):
     default_ci_type = serializers.SlugRelatedField(
         slug_field="slug", queryset=CIType.objects.all(), required=False, allow_null=True
@@ -38,8 +48,22 @@ class AgentGroupSerializer(serializers.ModelSerializer):
             "stale_after_missed",
             "default_ci_type",
             "raise_incidents",
+            "version",
         ]
         extra_kwargs = {"interval_seconds": {"min_value": 60, "max_value": 7 * 86400}}
+
+    version = PolicyVersionField(
+        required=False,
+        max_length=64,
+        help_text="The version you read (changes with every save); required to change a policy.",
+    )
+
+    def validate(self, attrs):
+        if self.instance is not None and "version" not in attrs:
+            raise serializers.ValidationError(
+                {"version": ["Send the version you read (optimistic locking)."]}
+            )
+        return attrs
 
 
 class AgentSerializer(serializers.ModelSerializer):

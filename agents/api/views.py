@@ -21,7 +21,7 @@ from itsm.client_ip import client_ip
 from itsm.permissions import HasPerm
 from itsm.throttling import FailureRateThrottle
 
-from .. import binding, selectors, services
+from .. import binding, policies, selectors, services
 from ..filtersets import (
     AgentFilterSet,
     CIEventFilterSet,
@@ -278,11 +278,33 @@ class EnrollmentTokenViewSet(
 
 
 class AgentGroupViewSet(viewsets.ModelViewSet):
-    """Collection policies: what agents of a group collect and how often."""
+    """Collection policies: what agents of a group collect and how often.
+
+    Changes send the `version` they read (a stale one answers 409); a policy still used by
+    agents or enrolment tokens cannot be deleted (409, naming them).
+    """
 
     queryset = AgentGroup.objects.select_related("default_ci_type")
     serializer_class = s.AgentGroupSerializer
     ordering_fields = ["name"]
+    lookup_value_regex = r"\d+"
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        data.pop("version", None)
+        serializer.instance = policies.policy_create(context=api_context(self.request), values=data)
+
+    def perform_update(self, serializer):
+        data = dict(serializer.validated_data)
+        serializer.instance = policies.policy_update(
+            context=api_context(self.request),
+            policy_id=serializer.instance.pk,
+            values=data,
+            expected_version=data.pop("version"),
+        )
+
+    def perform_destroy(self, instance):
+        policies.policy_delete(context=api_context(self.request), policy_id=instance.pk)
 
 
 class InventoryReportViewSet(viewsets.ReadOnlyModelViewSet):

@@ -19,7 +19,10 @@ POLICY_PATH = "/api/v1/agents/policy/"
 ROTATE_KEY_PATH = "/api/v1/agents/rotate-key/"
 
 AUTH_STATUS = frozenset({401, 403})
-REJECT_STATUS = frozenset({400, 413, 415, 422})
+#: 4xx answers that say nothing about the body: authentication (401, 403), a wrong server URL
+#: (404, 405), a proxy (407), a timeout (408) or a rate limit (429). Every other 4xx refuses
+#: this body for good (400, 409, 413, 415, 422, …); 5xx are retried by the transport.
+NOT_ABOUT_THE_BODY = frozenset({401, 403, 404, 405, 407, 408, 429})
 MAX_SKEW_SECONDS = 300
 
 
@@ -37,7 +40,12 @@ class AuthError(AgentAPIError):
 
 
 class Rejected(AgentAPIError):
-    """400/413/415/422: the server will never accept this request body."""
+    """A 4xx about the body (400, 409, 413, 415, 422, …): the server will never accept it."""
+
+
+def is_rejection(status: int) -> bool:
+    """True for a 4xx answer that refuses the request body itself (see NOT_ABOUT_THE_BODY)."""
+    return 400 <= status < 500 and status not in NOT_ABOUT_THE_BODY
 
 
 class UnexpectedResponse(AgentAPIError):
@@ -73,7 +81,7 @@ def _expect(response: requests.Response, ok: set[int], what: str) -> dict[str, A
         if skew is not None and abs(skew) > MAX_SKEW_SECONDS / 2:
             message += f" (local clock is {skew:+.0f} s off the server's; fix time sync)"
         raise AuthError(message, status=status, detail=detail)
-    if status in REJECT_STATUS:
+    if is_rejection(status):
         raise Rejected(message, status=status, detail=detail)
     raise UnexpectedResponse(message, status=status, detail=detail)
 

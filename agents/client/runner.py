@@ -69,9 +69,11 @@ class FlushResult:
 def flush_spool(spool: Spool, transport: Transport, signer: RequestSigner) -> FlushResult:
     """Send queued reports oldest first, each signed at send time.
 
-    A 202 removes the report; 400/413/415/422 drop it for good (logged as an error); a 401,
-    an unreachable server or an unexpected answer stops the pass and keeps the rest, in
-    order, for the next one.
+    A 202 removes the report; a 4xx about the body (400, 409, 413, 415, 422, …; see
+    `api.is_rejection`) moves it aside into the spool's rejected/ folder with the server's
+    answer (logged as an error), so it does not block the reports behind it; a 401, an
+    unreachable server, 5xx after the transport's retries or an unexpected answer stops the
+    pass and keeps the rest, in order, for the next one.
     """
     result = FlushResult()
     for path in spool.pending():
@@ -88,7 +90,7 @@ def flush_spool(spool: Spool, transport: Transport, signer: RequestSigner) -> Fl
                 exc.status,
                 exc.detail or exc,
             )
-            spool.reject(path)
+            spool.reject(path, answer=f"HTTP {exc.status}\n{exc.detail}\n")
             result.rejected += 1
             continue
         except api.AuthError as exc:

@@ -5,7 +5,8 @@ names gives the order they were queued in. Each is written atomically (temporary
 rename), so a crash leaves either a complete report or nothing. The spool holds at most
 ``max_files`` reports and ``max_bytes`` in all; beyond that the oldest are dropped with a
 warning (the newest report is always kept). Reports the server
-rejects for good are moved to ``rejected/`` (the last few are kept for inspection).
+rejects for good are moved to ``rejected/`` with the server's answer beside them (the last few
+are kept for inspection).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ DEFAULT_MAX_FILES = 500
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
 DEFAULT_KEEP_REJECTED = 5
 SUFFIX = ".json"
+ANSWER_SUFFIX = ".answer.txt"
 STALE_TMP_SECONDS = 3600
 
 _counter = itertools.count()
@@ -88,19 +90,35 @@ class Spool:
             path.unlink()
         fsync_dir(self.directory)
 
-    def reject(self, path: Path) -> None:
-        """Take a report the server refused for good out of the queue (kept briefly in rejected/)."""
+    def reject(self, path: Path, answer: str = "") -> None:
+        """Take a report the server refused for good out of the queue, so it no longer blocks
+        the reports behind it: kept briefly in rejected/ with the server's `answer` beside it
+        (``<name>.answer.txt``)."""
         if self.keep_rejected <= 0:
             self.remove(path)
             return
         ensure_dir(self.rejected_directory, 0o700)
+        if answer:
+            atomic_write(
+                self.rejected_directory / (path.stem + ANSWER_SUFFIX),
+                answer.encode("utf-8", "replace"),
+                mode=0o600,
+            )
         with contextlib.suppress(FileNotFoundError):
             os.replace(path, self.rejected_directory / path.name)
         fsync_dir(self.directory)
         kept = sorted(self.rejected_directory.glob("*" + SUFFIX), key=lambda p: p.name)
         for old in kept[: max(0, len(kept) - self.keep_rejected)]:
-            with contextlib.suppress(FileNotFoundError):
-                old.unlink()
+            for stale in (old, old.with_name(old.stem + ANSWER_SUFFIX)):
+                with contextlib.suppress(FileNotFoundError):
+                    stale.unlink()
+
+    def rejected(self) -> list[Path]:
+        """Reports moved aside by `reject`, oldest first."""
+        try:
+            return sorted(self.rejected_directory.glob("*" + SUFFIX), key=lambda p: p.name)
+        except FileNotFoundError:
+            return []
 
     def _enforce_cap(self) -> None:
         queued = self.pending()

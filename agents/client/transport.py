@@ -1,6 +1,6 @@
 """HTTP to the server: one signed attempt at a time, retried with exponential backoff and jitter.
 
-Connection errors (except TLS failures), timeouts, 429 and 5xx are retried; every other answer is returned to the
+Connection errors (except TLS failures), timeouts, 408, 429 and 5xx are retried; every other answer is returned to the
 caller, which decides what it means. Each attempt is built and signed afresh (new ``created``
 and nonce), because the server refuses a nonce it has already seen.
 """
@@ -22,7 +22,7 @@ from .signing import RequestSigner, build_request
 
 logger = logging.getLogger(__name__)
 
-RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
 
 class ServerUnavailable(Exception):

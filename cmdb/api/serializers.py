@@ -6,8 +6,10 @@ from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
 from itsm import caching
+from itsm.datetimes import StorableDateTimeField
 
 from ..choices import CI_INITIAL_STATUSES, CIStatus, ImpactDirection
+from ..history_display import summary
 from ..models import (
     CIRole,
     CIType,
@@ -149,11 +151,30 @@ class TransitionSerializer(serializers.Serializer):
 
 
 class HistoryEntrySerializer(serializers.ModelSerializer):
+    """One recorded change; serialises a `history_display.ReadableEntry`."""
+
     actor = serializers.CharField(source="actor_name")
+    summary = serializers.SerializerMethodField(
+        help_text="The changes as people read them: names, labels, one line per change."
+    )
 
     class Meta:
         model = HistoryEntry
-        fields = ["id", "at", "actor", "source", "source_ref", "kind", "changes", "reason"]
+        fields = [
+            "id",
+            "at",
+            "actor",
+            "source",
+            "source_ref",
+            "kind",
+            "changes",
+            "reason",
+            "request_id",
+            "summary",
+        ]
+
+    def get_summary(self, obj) -> list[str]:
+        return summary(getattr(obj, "lines", []))
 
 
 class ImpactQuerySerializer(serializers.Serializer):
@@ -193,7 +214,7 @@ class SoftwareItemSerializer(serializers.Serializer):
 
 
 class AsOfQuerySerializer(serializers.Serializer):
-    at = serializers.DateTimeField()
+    at = StorableDateTimeField()
 
 
 class RelationshipTypeSerializer(serializers.ModelSerializer):

@@ -6,16 +6,17 @@ import hashlib
 
 from django.core.cache import cache
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
+from rest_framework.generics import get_object_or_404
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from itsm import caching
+from itsm.limits import check_list_length
 from itsm.permissions import HasPerm
 
 from .. import selectors, services
@@ -27,6 +28,7 @@ from ..filtersets import (
     RelationshipTypeFilterSet,
 )
 from ..history import ChangeContext
+from ..history_display import summary
 from ..models import CIType, InstalledSoftware, Relationship, RelationshipType
 from . import serializers as s
 from .representations import ci_representation, ci_rows, ci_values
@@ -177,10 +179,12 @@ class CIViewSet(viewsets.ModelViewSet):
     @extend_schema(responses=s.HistoryEntrySerializer(many=True))
     @action(detail=True, methods=["get"], filterset_class=None, ordering_fields=[])
     def history(self, request, pk=None):
-        """Every recorded change of the CI, newest first."""
+        """Every recorded change of the CI, newest first (`changes` as recorded, ids and codes;
+        `summary` as people read it)."""
         ci = self.get_object()
         page = self.paginate_queryset(selectors.ci_history(ci))
-        return self.get_paginated_response(s.HistoryEntrySerializer(page, many=True).data)
+        readable = selectors.readable_entries(page)
+        return self.get_paginated_response(s.HistoryEntrySerializer(readable, many=True).data)
 
     @extend_schema(
         parameters=[s.AsOfQuerySerializer],
@@ -206,6 +210,7 @@ class CIViewSet(viewsets.ModelViewSet):
                 "fields": result.fields,
                 "relationships": result.relationships,
                 "software": result.software,
+                "summary": summary(result.readable),
             }
         )
 
@@ -240,6 +245,7 @@ class CIViewSet(viewsets.ModelViewSet):
         if request.method == "PUT":
             if not request.user.has_perm("cmdb.change_configurationitem"):
                 self.permission_denied(request, message="You may not change this CI's software.")
+            check_list_length(request.data, setting="CMDB_SOFTWARE_MAX_ITEMS")
             body = s.SoftwareItemSerializer(data=request.data, many=True)
             body.is_valid(raise_exception=True)
             services.software_replace(

@@ -45,6 +45,10 @@ from . import catalogue as cat
 from .blueprint import Blueprint, CIPlan, make_blueprint
 
 CONTEXT = ChangeContext(source=ChangeSource.SYSTEM, source_ref="seed_demo")
+#: Disposal needs a reason.
+DISPOSE_CONTEXT = ChangeContext(
+    source=ChangeSource.SYSTEM, source_ref="seed_demo", reason="Demo: retired hardware"
+)
 
 #: How a CI reaches its planned status: the status it is created in, then lifecycle moves.
 LIFECYCLE_PATHS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -223,7 +227,11 @@ def build_cis(
     for plan, ci in zip(missing, created, strict=True):
         report.created[f"cis:{plan.ci_type}"] += 1
         for status in LIFECYCLE_PATHS[plan.status][1]:
-            ci = services.ci_transition(context=CONTEXT, ci_id=ci.pk, to_status=status)
+            ci = services.ci_transition(
+                context=DISPOSE_CONTEXT if status == CIStatus.DISPOSED else CONTEXT,
+                ci_id=ci.pk,
+                to_status=status,
+            )
             report.created["lifecycle moves"] += 1
         cis[plan.name] = ci
 

@@ -16,7 +16,7 @@ from agents.choices import (
 )
 from agents.models import Agent, Discrepancy, SecurityEvent
 from cmdb.history import ChangeContext
-from cmdb.models import ConfigurationItem, InstalledSoftware
+from cmdb.models import ConfigurationItem, HistoryEntry, InstalledSoftware
 from itsm.exceptions import ApplicationError, PermissionDeniedError
 from tests.agents.conftest import make_agent, native_report
 from tests.agents.test_reconcile import submit
@@ -101,7 +101,7 @@ def test_approving_binds_the_key_applies_the_report_and_unbinds_the_old_key(
     assert InstalledSoftware.objects.filter(ci=ci).count() == 1
     log = SecurityEvent.objects.get(reason=RejectionReason.BINDING_APPROVED)
     assert owner.agent.key_id in log.detail and cmdb_manager.username in log.detail
-    assert ci.history.filter(changes__has_key="agent_binding").exists()
+    assert HistoryEntry.objects.filter(ci=ci, changes__has_key="agent_binding").exists()
     # From now on the new key updates the CI; the old key is the one held.
     assert submit(newcomer, native_report(**ATTACKER)).status == ReportStatus.PROCESSED
     assert submit(owner, native_report()).status == ReportStatus.HELD

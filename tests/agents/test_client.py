@@ -502,7 +502,7 @@ def test_a_rejected_report_is_dropped_and_the_rest_delivered(enrolled, caplog):
     assert (result.sent, result.rejected, result.remaining) == (1, 1, 0)
     assert server.accepted_reports == [{"seq": 2}]
     assert "SERVER REJECTED" in caplog.text
-    assert [json.loads(p.read_bytes()) for p in (paths.spool / "rejected").iterdir()] == [
+    assert [json.loads(p.read_bytes()) for p in (paths.spool / "rejected").glob("*.json")] == [
         {"seq": 1}
     ]
 

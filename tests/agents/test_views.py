@@ -83,7 +83,7 @@ def test_every_page_renders_for_a_cmdb_manager(manager_client):
         assert response.status_code == 200, url
         assert needle in response.content, url
     home = manager_client.get("/").content.decode()
-    for label in ("Agents", "Audit", "CMDB health"):
+    for label in ("Agents", "Discrepancies", "CMDB health"):
         assert f">{label}</a>" in home
 
 
@@ -96,7 +96,7 @@ def test_pages_refuse_a_read_only_user_what_the_role_may_not_see(reader_client):
     for url in ("/agents/", "/agents/discrepancies/", "/agents/health/", "/agents/policies/"):
         assert reader_client.get(url).status_code == 200, url
     nav = reader_client.get("/").content.decode()
-    assert ">Agents</a>" in nav and ">Audit</a>" in nav
+    assert ">Agents</a>" in nav and ">Discrepancies</a>" in nav
     assert "Enrolment tokens" not in reader_client.get("/agents/").content.decode()
 
 

@@ -10,6 +10,7 @@ from django.db import connection, connections
 from django.test import Client
 
 from cmdb import services
+from cmdb.models import HistoryEntry
 from itsm import roles
 from tests.factories import SYSTEM, CIFactory, server_type
 
@@ -58,7 +59,7 @@ def test_two_people_adding_roles_at_once_both_count(make_user, monkeypatch):
         thread.join(30)
     assert not errors
     assert set(ci.roles.values_list("user__username", flat=True)) == {"p0", "p1"}
-    assert ci.history.filter(kind="role").count() == 2
+    assert HistoryEntry.objects.filter(ci=ci, kind="role").count() == 2
 
     # and removing two at once removes both
     def remove(person):

@@ -70,7 +70,8 @@ def test_every_lifecycle_pair_is_allowed_or_refused(from_status, to_status):
     ConfigurationItem.objects.filter(pk=ci.pk).update(status=from_status)
     allowed = to_status in CI_TRANSITIONS[from_status]
     if allowed:
-        moved = services.ci_transition(context=SYSTEM, ci_id=ci.pk, to_status=to_status)
+        context = ChangeContext(source="system", reason="lifecycle test")  # disposal needs one
+        moved = services.ci_transition(context=context, ci_id=ci.pk, to_status=to_status)
         assert moved.status == to_status
         change = StatusChange.objects.get(ci=ci)
         assert (change.from_status, change.to_status) == (from_status, to_status)

@@ -133,12 +133,19 @@ def test_detail_offers_only_allowed_moves(manager_client):
     response = manager_client.post(
         f"/cmdb/cis/{ci.pk}/transition/", {"status": "production"}, follow=True
     )
-    assert b"cannot move from ordered to production" in response.content
+    # Labels, not codes, in the refusal.
+    assert b"cannot move from Ordered to Production" in response.content
+    assert b"Allowed from Ordered: Received (pending testing), Disposed" in response.content
+    assert b"under_test" not in response.content.split(b"</nav>")[1].split(b"<form")[0]
     ci.refresh_from_db()
     assert ci.status == "ordered"
-    manager_client.post(f"/cmdb/cis/{ci.pk}/transition/", {"status": "received"})
+    moved = manager_client.post(
+        f"/cmdb/cis/{ci.pk}/transition/", {"status": "received", "reason": "delivered"}, follow=True
+    )
+    assert f"{ci.name} moved to Received (pending testing).".encode() in moved.content
     ci.refresh_from_db()
     assert ci.status == "received"
+    assert ci.status_changes.get().reason == "delivered"
 
 
 def test_read_only_user_sees_no_write_buttons(client, make_user):

@@ -177,7 +177,7 @@ def test_drf_create_token_for_an_unknown_user_fails_cleanly():
 def test_a_clear_text_drf_token_keeps_working_after_the_migration(reader):
     """The data migration hashes authtoken_token keys into ApiToken and deletes the clear text."""
     old = Token.objects.create(user=reader)
-    migration = importlib.import_module("itsm.migrations.0002_auth_api_tokens")
+    migration = importlib.import_module("itsm.migrations.0003_api_tokens")
     migration.hash_existing_tokens(global_apps, None)
     assert not Token.objects.exists()
     migrated = ApiToken.objects.get(user=reader)

@@ -27,7 +27,7 @@ def hash_existing_tokens(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("itsm", "0001_role_groups"),
+        ("itsm", "0002_audit_entries"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
         ("authtoken", "0004_alter_tokenproxy_options"),
     ]
