@@ -151,7 +151,7 @@ class CITypeAdminForm(forms.ModelForm):
 
     class Meta:
         model = CIType
-        fields = ["name", "slug", "description", "attribute_schema", "is_hardware"]
+        fields = list(services.CI_TYPE_FIELDS)
 
     def clean(self):
         cleaned = super().clean()

@@ -25,7 +25,15 @@ from .history import ChangeContext, diff
 from .models import CIType, ConfigurationItem, Relationship, RelationshipType
 from .schemas import attribute_errors
 
-CI_TYPE_FIELDS = ("name", "slug", "description", "attribute_schema", "is_hardware")
+CI_TYPE_FIELDS = (
+    "name",
+    "slug",
+    "description",
+    "attribute_schema",
+    "is_hardware",
+    "agent_capable",
+    "impact_direction",
+)
 RELATIONSHIP_TYPE_FIELDS = ("name", "slug", "forward_label", "reverse_label")
 #: How many CIs a refused schema change names.
 REVALIDATION_EXAMPLES = 5

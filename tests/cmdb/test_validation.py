@@ -526,7 +526,13 @@ def test_read_only_users_cannot_write_types(readonly_api):
 def test_the_admin_refuses_a_remote_ref_and_writes_types_through_the_service(
     admin_client, listener
 ):
-    body = {"name": "Remote", "slug": "remote", "description": "", "attribute_schema": ""}
+    body = {
+        "name": "Remote",
+        "slug": "remote",
+        "description": "",
+        "attribute_schema": "",
+        "impact_direction": "downstream",
+    }
     body["attribute_schema"] = f'{{"$ref": "{listener.url}"}}'
     response = admin_client.post("/admin/cmdb/citype/add/", body)
     assert response.status_code == 200  # the form again, with the error
