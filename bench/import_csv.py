@@ -1,4 +1,4 @@
-"""Benchmark of the CSV import and export (cmdb/imports.py), on a throw-away test database.
+"""Benchmark of the CSV import and export (cmdb/imports/), on a throw-away test database.
 
     python bench/import_csv.py [--scale 1.0] [--database-url postgres://…]
 

@@ -4,13 +4,15 @@ relationships go through the services (permission checks, validation, history wi
 
 from django import forms
 from django.contrib import admin
+from django.contrib.auth import get_permission_codename
 from django.core.exceptions import PermissionDenied, ValidationError
+from import_export.admin import ExportMixin, ImportExportModelAdmin
 
 from itsm.admin import AuditedAdmin
 from itsm.choices import ChangeSource
 from itsm.exceptions import PermissionDeniedError
 
-from . import services
+from . import resources, services
 from .history import ChangeContext
 from .models import (
     CIRole,
@@ -146,6 +148,18 @@ class ConfigurationItemAdmin(admin.ModelAdmin):
                 services.ci_delete(context=admin_context(request), ci_id=pk)
 
 
+class ReferenceImportExportAdmin(ImportExportModelAdmin, AuditedAdmin):
+    """Import/export of a reference table; importing needs the add and change permissions.
+    Form saves and deletes are recorded by `AuditedAdmin`, imported rows by the resource."""
+
+    def has_import_permission(self, request):
+        opts = self.opts
+        return all(
+            request.user.has_perm(f"{opts.app_label}.{get_permission_codename(action, opts)}")
+            for action in ("add", "change")
+        )
+
+
 class CITypeAdminForm(forms.ModelForm):
     """The model's clean() checks the schema; this also names CIs a new schema would refuse."""
 
@@ -191,7 +205,11 @@ class ServiceWrittenTypeAdmin(admin.ModelAdmin):
 
 
 @admin.register(CIType)
-class CITypeAdmin(ServiceWrittenTypeAdmin):
+class CITypeAdmin(ExportMixin, ServiceWrittenTypeAdmin):
+    """Created, changed and deleted through the type services (schema check, re-validation of
+    the type's CIs, in-use and built-in checks, audit). Export only: no import."""
+
+    resource_classes = [resources.CITypeResource]
     form = CITypeAdminForm
     list_display = ["name", "slug", "is_hardware", "builtin_key"]
     readonly_fields = ["builtin_key"]
@@ -211,7 +229,10 @@ class CITypeAdmin(ServiceWrittenTypeAdmin):
 
 
 @admin.register(RelationshipType)
-class RelationshipTypeAdmin(ServiceWrittenTypeAdmin):
+class RelationshipTypeAdmin(ServiceWrittenTypeAdmin, ReferenceImportExportAdmin):
+    """Form saves and deletes through the type services; import/export as reference data."""
+
+    resource_classes = [resources.RelationshipTypeResource]
     list_display = ["name", "slug", "forward_label", "reverse_label"]
     prepopulated_fields = {"slug": ["name"]}
     fields_written = services.RELATIONSHIP_TYPE_FIELDS
@@ -290,8 +311,20 @@ class InstalledSoftwareAdmin(ReadOnlyAdmin):
     raw_id_fields = ["ci", "software"]
 
 
-admin.site.register(Site, AuditedAdmin)
-admin.site.register(Department, AuditedAdmin)
+@admin.register(Site)
+class SiteAdmin(ReferenceImportExportAdmin):
+    resource_classes = [resources.SiteResource]
+    list_display = ["name", "slug", "address"]
+    search_fields = ["name", "slug"]
+
+
+@admin.register(Department)
+class DepartmentAdmin(ReferenceImportExportAdmin):
+    resource_classes = [resources.DepartmentResource]
+    list_display = ["name", "site"]
+    search_fields = ["name"]
+
+
 admin.site.register(Person)
 
 

@@ -196,22 +196,32 @@ def _batch_errors(
     errors.setdefault(index, {}).setdefault(field, []).append(message)
 
 
-def _check_batch_repeats(items: Sequence[Mapping[str, Any]]) -> dict[int, dict[str, list[str]]]:
-    """Errors per item index for identifiers repeated within the batch (no query)."""
-    errors: dict[int, dict[str, list[str]]] = {}
-    for field in IDENTIFIER_FIELDS:
+def identifier_repeats(
+    items: Sequence[Mapping[str, Any]], fields: Sequence[str] = IDENTIFIER_FIELDS
+) -> dict[int, dict[str, int]]:
+    """`{index: {field: index of the first item with that value}}` for every item whose
+    (normalised) identifier repeats an earlier item's: one batch cannot give two CIs the same
+    serial number, asset tag or UUID. No query. Used by `ci_bulk_create` and the CSV import."""
+    repeats: dict[int, dict[str, int]] = {}
+    for field in fields:
         seen: dict[str, int] = {}
         for index, item in enumerate(items):
             value = item.get(field) or ""
             if value in seen:
-                _batch_errors(
-                    errors,
-                    index,
-                    field,
-                    f"Repeats the {field.replace('_', ' ')} of item {seen[value]}.",
-                )
+                repeats.setdefault(index, {})[field] = seen[value]
             elif value:
                 seen[value] = index
+    return repeats
+
+
+def _check_batch_repeats(items: Sequence[Mapping[str, Any]]) -> dict[int, dict[str, list[str]]]:
+    """Errors per item index for identifiers repeated within the batch (no query)."""
+    errors: dict[int, dict[str, list[str]]] = {}
+    for index, fields in identifier_repeats(items).items():
+        for field, first in fields.items():
+            _batch_errors(
+                errors, index, field, f"Repeats the {field.replace('_', ' ')} of item {first}."
+            )
     return errors
 
 
@@ -340,18 +350,22 @@ def ci_bulk_create(
     return created
 
 
-@transaction.atomic
-def ci_update(
-    *, context: ChangeContext, ci_id: int, data: Mapping[str, Any], expected_version: int | None
-) -> ConfigurationItem:
-    """Change editable fields of a CI. A stale `expected_version` answers 409; no-op changes write nothing."""
-    require_permission(context, "cmdb.change_configurationitem")
+def ci_update_prepare(
+    *, ci: ConfigurationItem, data: Mapping[str, Any], expected_version: int | None
+) -> dict[str, dict[str, Any]]:
+    """The rules of `ci_update`, applied in memory to a CI the caller has locked (or is only
+    planning to change): fields allowed, version check (409), identifiers normalised,
+    attributes checked against the type's schema, fields validated, version + 1.
+
+    Returns the changes (`{}`: nothing to write, the CI is left as it was). Raises
+    ApplicationError, ConflictError or ValidationError. `ci_update` saves one CI with it; the
+    CSV import plans every row with it and writes the changed CIs in bulk.
+    """
     unknown = set(data) - set(EDITABLE_FIELDS)
     if unknown:
         raise ApplicationError(
             f"These fields cannot be changed here: {', '.join(sorted(unknown))}."
         )
-    ci = _lock_ci(ci_id)
     if expected_version is not None and ci.version != expected_version:
         raise ConflictError(
             f"The CI was changed by someone else (version {ci.version}, you sent {expected_version}). "
@@ -363,14 +377,26 @@ def ci_update(
     before = snapshot(ci)
     for field, value in values.items():
         setattr(ci, field, value)
-    after = snapshot(ci)
-    changes = diff(before, after)
+    changes = diff(before, snapshot(ci))
     if not changes:
-        return ci
+        return {}
     if "attributes" in changes or "ci_type" in changes:
         validate_attributes(ci.ci_type, ci.attributes)
     _validate(ci, unchanged=[f for f in ("hostname", "uuid") if f not in changes])
     ci.version += 1
+    return changes
+
+
+@transaction.atomic
+def ci_update(
+    *, context: ChangeContext, ci_id: int, data: Mapping[str, Any], expected_version: int | None
+) -> ConfigurationItem:
+    """Change editable fields of a CI. A stale `expected_version` answers 409; no-op changes write nothing."""
+    require_permission(context, "cmdb.change_configurationitem")
+    ci = _lock_ci(ci_id)
+    changes = ci_update_prepare(ci=ci, data=data, expected_version=expected_version)
+    if not changes:
+        return ci
     _save_unique(ci)
     record_change(ci=ci, kind=HistoryEntry.Kind.UPDATED, changes=changes, context=context)
     return ci

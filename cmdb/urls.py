@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import import_views, views
+from . import import_views, lookups, views
 
 app_name = "cmdb"
 
@@ -19,6 +19,9 @@ urlpatterns = [
     ),
     path("cis/<int:pk>/roles/add/", views.role_add, name="role-add"),
     path("cis/<int:pk>/roles/<int:role_pk>/remove/", views.role_remove, name="role-remove"),
+    path("lookup/users/", lookups.lookup_users, name="lookup-users"),
+    path("lookup/cis/", lookups.lookup_cis, name="lookup-cis"),
+    path("cis/attribute-fields/", lookups.ci_attribute_fields, name="ci-attribute-fields"),
     path("relationships/", views.relationship_list, name="relationship-list"),
     path("import/", import_views.import_page, name="import"),
     path("export/cis.csv", import_views.export_cis_view, name="export-cis"),

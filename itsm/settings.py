@@ -76,6 +76,8 @@ INSTALLED_APPS = [
     "releases",
     "agents",
 ]
+#: django-import-export (admin of reference tables): guard exported cells a spreadsheet would run.
+IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True
 
 MIDDLEWARE = [
     "itsm.middleware.RequestIDMiddleware",

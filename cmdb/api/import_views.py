@@ -1,11 +1,12 @@
-"""REST endpoints of the CSV import and export. The column contract is in cmdb/imports.py.
+"""REST endpoints of the CSV import and export. The column contract is in cmdb/imports/__init__.py.
 
-    POST /api/v1/cmdb/import/cis/?dry_run=true            body: text/csv, or multipart `file`
+    POST /api/v1/cmdb/import/cis/?dry_run=true&match_on=id  body: text/csv, or multipart `file`
     POST /api/v1/cmdb/import/relationships/?dry_run=false
     GET  /api/v1/cmdb/export/cis/?status=production       same filters as /cis/
     GET  /api/v1/cmdb/export/relationships/?type=hosts    same filters as /relationships/
 
-An import answers 200 with the result, or 400 with every bad row (nothing written).
+An import answers 200 with the result, or 400 with every bad row (nothing written). Its `rows`
+name every CI a row creates or changes, with each changed field's `changes: {old, new}`.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from ..filtersets import CIFilterSet, RelationshipFilterSet
 from ..history import ChangeContext
 from ..models import ConfigurationItem, Relationship
 
-IMPORT_QUERY_PARAMS = {"dry_run", "format"}
+IMPORT_QUERY_PARAMS = {"dry_run", "format", "match_on"}
 
 
 class CSVParser(BaseParser):
@@ -93,7 +94,16 @@ IMPORT_SCHEMA: dict[str, Any] = {
     "parameters": [
         OpenApiParameter(
             "dry_run", OpenApiTypes.BOOL, description="Check only, write nothing (default false)."
-        )
+        ),
+        OpenApiParameter(
+            "match_on",
+            OpenApiTypes.STR,
+            enum=list(imports.MATCH_CHOICES),
+            description="CIs only: the key a row is matched to an existing CI on. Default: `id` "
+            "when the file has an id column, else `none` (every row creates a CI). A row whose "
+            "identifiers belong to two CIs, that would create a CI with another CI's "
+            "identifier, or that would change a CI's type is refused.",
+        ),
     ],
     "responses": {
         200: OpenApiResponse(OpenApiTypes.OBJECT, description="The import result."),
@@ -111,9 +121,18 @@ class _ImportView(APIView):
 
     def post(self, request, *args, **kwargs):
         dry_run = _dry_run(request)
+        match_on = request.query_params.get("match_on") or None
+        if match_on is not None and self.kind != "cis":
+            raise ValidationError({"match_on": ["Only CI imports are matched on a key."]})
+        if match_on is not None and match_on not in imports.MATCH_CHOICES:
+            raise ValidationError(
+                {"match_on": [f"Choose one of: {', '.join(imports.MATCH_CHOICES)}."]}
+            )
         data, name = _upload(request)
         context = ChangeContext(actor=request.user, source=ChangeSource.IMPORT, source_ref=name)
-        result = imports.import_csv(context=context, kind=self.kind, data=data, dry_run=dry_run)
+        result = imports.import_csv(
+            context=context, kind=self.kind, data=data, dry_run=dry_run, match_on=match_on
+        )
         body = {"detail": result.summary(), **result.as_dict()}
         return Response(body, status=200 if result.ok else 400)
 

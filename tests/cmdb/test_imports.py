@@ -21,7 +21,6 @@ from itsm.exceptions import PermissionDeniedError
 from tests.factories import (
     SYSTEM,
     CIFactory,
-    CITypeFactory,
     DepartmentFactory,
     RelationshipTypeFactory,
     SiteFactory,
@@ -106,9 +105,12 @@ def test_dry_run_writes_nothing_and_reports_what_it_would_do(cmdb_manager):
     )
     history = HistoryEntry.objects.count()
 
-    result = imports.import_cis(context=ctx(cmdb_manager), rows=rows, dry_run=True)
+    result = imports.import_cis(
+        context=ctx(cmdb_manager), rows=rows, dry_run=True, match_on="serial_number"
+    )
 
     assert result.ok and result.dry_run and not result.written
+    assert result.match_on == "serial_number"
     assert (result.created, result.updated, result.unchanged) == (3, 1, 0)
     assert ConfigurationItem.objects.count() == 1
     assert HistoryEntry.objects.count() == history
@@ -120,7 +122,9 @@ def test_dry_run_writes_nothing_and_reports_what_it_would_do(cmdb_manager):
         "action": "update",
         "id": existing.pk,
         "name": "old",
+        "ci_type": "test-server",
         "fields": ["hostname"],
+        "changes": {"hostname": {"old": "", "new": "old.example.org"}},
     }
     assert "would create 3" in result.summary()
 
@@ -175,7 +179,9 @@ def test_every_bad_row_is_listed_and_nothing_is_written(cmdb_manager):
 def test_the_same_ci_twice_in_a_file_is_an_error(cmdb_manager):
     ci = make_server(name="x", serial_number="S1")
     rows = rows_of("id,serial_number,hostname", f"{ci.pk},,a", ",S1,b")
-    result = imports.import_cis(context=ctx(cmdb_manager), rows=rows, dry_run=False)
+    result = imports.import_cis(
+        context=ctx(cmdb_manager), rows=rows, dry_run=False, match_on="serial_number"
+    )
     assert errors_by_row(result) == {3: {"id": [f"Row 2 already updates CI {ci.pk} (x)."]}}
     ci.refresh_from_db()
     assert ci.hostname == ""
@@ -192,7 +198,9 @@ def test_matching_rows_update_only_their_columns_with_history(cmdb_manager, make
         "SN9,bob,DB01.example.org,8,",
     )
 
-    result = imports.import_cis(context=ctx(cmdb_manager), rows=rows, dry_run=False)
+    result = imports.import_cis(
+        context=ctx(cmdb_manager), rows=rows, dry_run=False, match_on="serial_number"
+    )
 
     assert (result.created, result.updated, result.unchanged) == (0, 1, 0)
     ci.refresh_from_db()
@@ -212,7 +220,9 @@ def test_matching_rows_update_only_their_columns_with_history(cmdb_manager, make
         },
     }
 
-    again = imports.import_cis(context=ctx(cmdb_manager), rows=rows, dry_run=False)
+    again = imports.import_cis(
+        context=ctx(cmdb_manager), rows=rows, dry_run=False, match_on="serial_number"
+    )
 
     assert (again.created, again.updated, again.unchanged) == (0, 0, 1)
     ci.refresh_from_db()
@@ -239,28 +249,27 @@ def test_status_and_stale_versions_are_refused_on_update(cmdb_manager):
     assert (ci.status, ci.hostname, ci.version) == ("ordered", "", 1)
 
 
-def test_a_new_type_checks_the_attributes_against_its_schema(cmdb_manager):
+def test_an_update_checks_the_attributes_against_the_schema(cmdb_manager):
     ci = make_server(name="t1")
-    CITypeFactory(
-        slug="phone-x",
-        attribute_schema={
-            "type": "object",
-            "properties": {"number": {"type": "string"}},
-            "required": ["number"],
-        },
-    )
     bad = imports.import_cis(
-        context=ctx(cmdb_manager), rows=rows_of("id,ci_type", f"{ci.pk},phone-x"), dry_run=False
-    )
-    assert errors_by_row(bad) == {2: {"attributes": ["'number' is a required property"]}}
-    good = imports.import_cis(
         context=ctx(cmdb_manager),
-        rows=rows_of("id,ci_type,attributes,version", f'{ci.pk},phone-x,"{{""number"": ""1""}}",1'),
+        rows=rows_of("id,attributes,attr:cpu_cores", f'{ci.pk},"{{}}",', f"{ci.pk},,0"),
         dry_run=False,
     )
-    assert good.updated == 1
+    assert errors_by_row(bad) == {
+        2: {"attributes": ["'os' is a required property"]},
+        3: {"id": [f"Row 2 already updates CI {ci.pk} (t1)."]},
+    }
+    good = imports.import_cis(
+        context=ctx(cmdb_manager),
+        rows=rows_of("id,attr:cpu_cores,version", f"{ci.pk},0,1"),
+        dry_run=False,
+    )
+    assert errors_by_row(good) == {
+        2: {"attr:cpu_cores": ["cpu_cores: 0 is less than the minimum of 1"]}
+    }
     ci.refresh_from_db()
-    assert (ci.ci_type.slug, ci.attributes, ci.version) == ("phone-x", {"number": "1"}, 2)
+    assert (ci.attributes, ci.version) == ({"os": "Debian 12"}, 1)
 
 
 # --- export and round trip ------------------------------------------------------------------
@@ -479,7 +488,9 @@ def test_api_import_dry_run_then_import(manager_api):
     data = real.json()
     assert (data["created"], data["errors"], data["written"]) == (1, 0, True)
     ci = ConfigurationItem.objects.get(name="web")
-    assert data["rows"] == [{"row": 2, "action": "create", "id": ci.pk, "name": "web"}]
+    assert data["rows"] == [
+        {"row": 2, "action": "create", "id": ci.pk, "name": "web", "ci_type": "test-server"}
+    ]
     assert HistoryEntry.objects.get(ci=ci).source_ref == "API cis.csv"
 
 
@@ -557,7 +568,9 @@ def _server_rows(n: int, start: int = 0) -> list[dict[str, str]]:
 
 def _count_queries(rows, dry_run=False) -> int:
     with CaptureQueriesContext(connection) as ctx_:
-        result = imports.import_cis(context=IMPORT, rows=rows, dry_run=dry_run)
+        result = imports.import_cis(
+            context=IMPORT, rows=rows, dry_run=dry_run, match_on="serial_number"
+        )
     assert result.ok, result.row_errors[:3]
     return len(ctx_.captured_queries)
 

@@ -12,6 +12,8 @@ from django.core.management import CommandError, call_command
 from django.db import transaction
 from django.test import override_settings
 
+from agents.choices import AgentStatus, DiscrepancyKind, DiscrepancyStatus, ReportStatus
+from agents.models import Agent, Discrepancy, InventoryReport, Nonce
 from cmdb import services
 from cmdb.demo import catalogue
 from cmdb.demo.blueprint import make_blueprint
@@ -82,6 +84,9 @@ def row_counts() -> dict[str, int]:
         SoftwareVersion,
         HistoryEntry,
         StatusChange,
+        Agent,
+        InventoryReport,
+        Discrepancy,
     ]
     return {model.__name__: model.objects.count() for model in models}
 
@@ -244,7 +249,8 @@ class TestSeededDemo:
         assert entries.filter(kind=HistoryEntry.Kind.CREATED).count() == (
             ConfigurationItem.objects.count()
         )
-        assert set(entries.values_list("source", "source_ref").distinct()) == {
+        # Everything but what the demo agents reported is the seed's own.
+        assert set(entries.exclude(source="agent").values_list("source", "source_ref")) == {
             ("system", "seed_demo")
         }
 
@@ -338,6 +344,53 @@ class TestSeededDemo:
         assert "relationships" in seeded
         assert "installed software" in seeded
         assert catalogue.DEFAULT_PASSWORD not in seeded
+
+    # --- demo agents ---------------------------------------------------------------------------
+
+    def test_demo_agents_enrolled_and_reported_through_the_signed_path(self, seeded):
+        agents = Agent.objects.all()
+        assert agents.count() == 4
+        assert set(agents.values_list("status", flat=True)) == {AgentStatus.ACTIVE}
+        assert not agents.filter(last_report_at__isnull=True).exists()
+        reports = InventoryReport.objects.all()
+        assert reports.count() == 5
+        assert set(reports.values_list("status", flat=True)) == {ReportStatus.PROCESSED}
+        # Signed requests leave their nonces; the enrolment tokens were used once each.
+        assert Nonce.objects.count() == 5
+        # The reported machines are the CMDB's own CIs; no CI was created by a report.
+        assert set(reports.values_list("ci__ci_type__slug", flat=True)) == {
+            "server",
+            "laptop",
+            "desktop",
+        }
+        assert not HistoryEntry.objects.filter(
+            source="agent", kind=HistoryEntry.Kind.CREATED
+        ).exists()
+        assert "inventory reports" in seeded and "agents" in seeded
+
+    def test_demo_reports_open_discrepancies(self, seeded):
+        open_items = Discrepancy.objects.filter(status=DiscrepancyStatus.OPEN)
+        kinds = set(open_items.values_list("kind", flat=True))
+        assert {DiscrepancyKind.HARDWARE_CHANGED, DiscrepancyKind.UNAPPROVED_SOFTWARE} <= kinds
+        assert open_items.filter(key__startswith="AnyDesk").exists()
+
+    def test_agent_pages_have_content(self, seeded, client):
+        client.force_login(get_user_model().objects.get(username="admin"))
+        health = client.get("/agents/health/")
+        assert health.status_code == 200
+        page = health.content.decode()
+        assert "Server" in page and "Laptop" in page
+        discrepancies = client.get("/agents/discrepancies/").content.decode()
+        assert "AnyDesk" in discrepancies and "Memory changed" in discrepancies
+        agents_page = client.get("/agents/").content.decode()
+        for agent in Agent.objects.all():
+            assert agent.name in agents_page
+
+    def test_a_second_seed_enrols_no_agent_twice(self, seeded):
+        before = row_counts()
+        out = seed("--cis", str(SMALL))
+        assert row_counts() == before
+        assert "(0 rows created)" in out
 
     # --- demo_logins -------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ def test_create_find_and_move_a_ci_to_production(live_server, page, make_user):
     page.click("text=New CI")
     page.fill("#id_name", "e2e-web-01")
     page.select_option("#id_ci_type", label="Server")
+    page.wait_for_selector("#id_attr__environment")  # the type's attribute fields arrived
     page.fill("#id_hostname", "e2e-web-01.example.org")
     page.fill("#id_serial_number", "E2E-0001")
     page.fill("#id_attributes", '{"environment": "nowhere"}')

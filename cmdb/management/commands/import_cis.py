@@ -1,4 +1,7 @@
-"""`manage.py import_cis FILE [--dry-run] [--relationships] [--user NAME]`: CSV import, all or nothing.
+"""`manage.py import_cis FILE [--dry-run] [--match-on KEY] [--relationships] [--user NAME]`: CSV import, all or nothing.
+
+--match-on (none, id, serial_number, asset_tag, hostname, uuid) is the key a row is matched to
+an existing CI on; by default `id` when the file has an id column, else `none` (create only).
 
 FILE `-` reads standard input. Without --user the import runs as the system (no permission
 check), recorded with source "import". Bad rows are listed on stderr and the command exits 1.
@@ -28,6 +31,12 @@ class Command(BaseCommand):
             "--relationships", action="store_true", help="the file holds relationships"
         )
         parser.add_argument("--user", help="act as this user (checks their permissions)")
+        parser.add_argument(
+            "--match-on",
+            choices=imports.MATCH_CHOICES,
+            help="the key rows are matched to existing CIs on (default: id when the file has "
+            "an id column, else none: every row creates a CI)",
+        )
 
     def handle(self, *args, **options):
         path = options["file"]
@@ -52,9 +61,15 @@ class Command(BaseCommand):
             source_ref=f"manage.py import_cis {name}"[:100],
         )
         kind = "relationships" if options["relationships"] else "cis"
+        if kind == "relationships" and options["match_on"]:
+            raise CommandError("--match-on is for CI imports only.")
         try:
             result = imports.import_csv(
-                context=context, kind=kind, data=data, dry_run=options["dry_run"]
+                context=context,
+                kind=kind,
+                data=data,
+                dry_run=options["dry_run"],
+                match_on=options["match_on"],
             )
         except ApplicationError as exc:
             for row in exc.extra.get("row_errors", []):
@@ -64,6 +79,13 @@ class Command(BaseCommand):
             self._print_row_errors(row)
         if not result.ok:
             raise CommandError(result.summary())
+        for planned in result.rows:
+            if planned["action"] == "update" and (options["dry_run"] or options["verbosity"] > 1):
+                changes = ", ".join(
+                    f"{name}: {change['old']!r} → {change['new']!r}"
+                    for name, change in planned["changes"].items()
+                )
+                self.stdout.write(f"row {planned['row']}: CI {planned['id']}: {changes}")
         self.stdout.write(self.style.SUCCESS(result.summary()))
 
     def _print_row_errors(self, row: dict) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Count
 
-from cmdb.demo import catalogue
+from cmdb.demo import catalogue, extensions
 from cmdb.demo.builder import DemoDataError, seed_demo
 from cmdb.models import (
     CIRole,
@@ -47,6 +47,7 @@ class Command(BaseCommand):
             raise CommandError("--password must not be empty.")
         try:
             report = seed_demo(ci_count=cis, password=password)
+            extra_rows = [row for step in extensions for row in step()]
         except (DemoDataError, ApplicationError) as exc:
             raise CommandError(f"Demo data could not be created: {exc}") from exc
         if options["verbosity"] == 0:
@@ -77,7 +78,9 @@ class Command(BaseCommand):
             ),
             ("software versions", "", SoftwareVersion.objects.count()),
             ("lifecycle moves", created["lifecycle moves"], ""),
+            *extra_rows,
         ]
+        extra_created = sum(new for _, new, _ in extra_rows)
         self.stdout.write(f"{'':<24}{'created':>9}{'total':>9}")
         for label, new, total in rows:
             self.stdout.write(f"{label:<24}{new!s:>9}{total!s:>9}")
@@ -86,7 +89,8 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo data ready in {report.seconds:.1f} s "
-                f"({sum(v for k, v in created.items() if ':' not in k)} rows created). "
+                f"({sum(v for k, v in created.items() if ':' not in k) + extra_created} rows "
+                "created). "
                 "Logins: manage.py demo_logins"
             )
         )
