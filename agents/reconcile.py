@@ -19,6 +19,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from cmdb import identifiers as cmdb_identifiers
 from cmdb import services as cmdb_services
 from cmdb.choices import ChangeSource, CIStatus
 from cmdb.history import ChangeContext, collected_history
@@ -28,7 +29,7 @@ from cmdb.selectors import field_owners  # a CMDB read; `agents.reconcile.field_
 
 from .choices import COLLECTED_ITEM_TYPES, DiscrepancyKind, DiscrepancyStatus, EventSeverity
 from .discrepancies import close_open, open_or_refresh, open_or_refresh_many
-from .inventory.identity import identity_keys
+from .inventory.identity import identity_keys, normalize_hostname
 from .matching import (  # noqa: F401  (re-exported: importable from here as before)
     DEFAULT_MATCH_RULES,
     Hold,
@@ -96,6 +97,26 @@ def agent_owns(owners: dict[str, str], name: str) -> bool:
     return owners.get(name, FieldOwner.Owner.PEOPLE) == FieldOwner.Owner.AGENT
 
 
+def usable_hostname(value: Any, ci: ConfigurationItem | None = None) -> str:
+    """The reported host name if the CMDB accepts it for this CI, else "" (not reported):
+    inventories carry names like `pc_test`, and several machines may share one."""
+    hostname = normalize_hostname(value)
+    if ci is not None and hostname == ci.hostname:
+        return hostname  # unchanged: no query
+    if not cmdb_identifiers.is_valid_hostname(hostname):
+        return ""
+    if cmdb_services.hostname_taken(hostname, exclude_id=ci.pk if ci else None):
+        return ""
+    return hostname
+
+
+def usable_uuid(value: Any) -> str:
+    """The reported UUID if it is a real one (hexadecimal), else "": some inventories send
+    `4BDRGGFE-…` or made-up strings, which the CMDB does not store as a UUID."""
+    uuid = cmdb_identifiers.normalize_uuid(value or "")
+    return uuid if cmdb_identifiers.is_valid_uuid(uuid) else ""
+
+
 def choose_ci_type(report: dict, agent: Agent) -> CIType:
     """The class of a CI created from a report: by item type, then the group's default, then hints."""
     device = report["device"]
@@ -120,7 +141,9 @@ def choose_ci_type(report: dict, agent: Agent) -> CIType:
             slug = "desktop"
         else:
             slug = "server"
-    return CIType.objects.get(slug=slug)
+    # Built-in types by their stable key (a CMDB Manager may rename the slug); the slug is
+    # the key's original value, for databases whose types were seeded without one.
+    return CIType.objects.filter(builtin_key=slug).first() or CIType.objects.get(slug=slug)
 
 
 # --- applying sections --------------------------------------------------------------------
@@ -163,6 +186,10 @@ def _apply_fields(
     if "device" in sections:
         for name in ("hostname", "uuid", "serial_number"):
             value = device.get(name) or ""
+            if name == "hostname":
+                value = usable_hostname(value, ci)
+            elif name == "uuid":
+                value = usable_uuid(value)
             if value and agent_owns(owners, name):
                 data[name] = value
     attributes = dict(ci.attributes)
@@ -522,9 +549,9 @@ def _create_ci(report: dict, agent: Agent, context: ChangeContext) -> Configurat
         "ci_type": ci_type,
         "name": name[:200],
         "status": CIStatus.RECEIVED,
-        "hostname": device.get("hostname") or "",
+        "hostname": usable_hostname(device.get("hostname")),
         "serial_number": device.get("serial_number") or "",
-        "uuid": device.get("uuid") or "",
+        "uuid": usable_uuid(device.get("uuid")),
     }
     try:
         return cmdb_services.ci_create(context=context, attributes=attributes, **fields)

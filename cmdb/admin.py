@@ -160,43 +160,94 @@ class ReferenceImportExportAdmin(ImportExportModelAdmin, AuditedAdmin):
         )
 
 
-@admin.register(CIType)
-class CITypeAdmin(ExportMixin, admin.ModelAdmin):
-    """Created through `ci_type_create`; changed and deleted in the CMDB pages (the service
-    re-validates the CIs a schema change affects). Export only: writes go through services."""
+class CITypeAdminForm(forms.ModelForm):
+    """The model's clean() checks the schema; this also names CIs a new schema would refuse."""
 
-    resource_classes = [resources.CITypeResource]
-    list_display = ["name", "slug", "is_hardware"]
-    prepopulated_fields = {"slug": ["name"]}
-    search_fields = ["name"]
+    class Meta:
+        model = CIType
+        fields = list(services.CI_TYPE_FIELDS)
 
-    def has_change_permission(self, request, obj=None):
-        return obj is None and super().has_change_permission(request, obj)
+    def clean(self):
+        cleaned = super().clean()
+        schema = cleaned.get("attribute_schema")
+        if self.instance.pk and "attribute_schema" in self.changed_data and schema is not None:
+            try:
+                services.validate_attribute_schema(schema)
+            except ValidationError as exc:
+                self.add_error(None, exc)
+                return cleaned
+            candidate = CIType(pk=self.instance.pk, attribute_schema=schema)
+            problems = services.ci_type_schema_problems(candidate)
+            if problems:
+                self.add_error("attribute_schema", problems)
+        return cleaned
 
-    def has_delete_permission(self, request, obj=None):
-        return False
+
+class ServiceWrittenTypeAdmin(admin.ModelAdmin):
+    """Type admins that write through the services (history, re-validation, in-use checks)."""
+
+    fields_written: tuple[str, ...] = ()
 
     def save_model(self, request, obj, form, change):
-        fields = {
-            f: form.cleaned_data[f]
-            for f in ("description", "attribute_schema", "is_hardware")
-            if f in form.cleaned_data
-        }
+        data = {f: form.cleaned_data[f] for f in self.fields_written if f in form.cleaned_data}
         with _ServiceCall():
-            created = services.ci_type_create(
-                context=admin_context(request),
-                name=form.cleaned_data["name"],
-                slug=form.cleaned_data["slug"],
-                **fields,
-            )
-        obj.pk = created.pk
+            saved = self.service_save(admin_context(request), obj, data, change)
+        obj.pk = saved.pk
+
+    def delete_model(self, request, obj):
+        with _ServiceCall():
+            self.service_delete(admin_context(request), obj)
+
+    def delete_queryset(self, request, queryset):
+        with _ServiceCall():
+            for obj in queryset:
+                self.service_delete(admin_context(request), obj)
+
+
+@admin.register(CIType)
+class CITypeAdmin(ExportMixin, ServiceWrittenTypeAdmin):
+    """Created, changed and deleted through the type services (schema check, re-validation of
+    the type's CIs, in-use and built-in checks, audit). Export only: no import."""
+
+    resource_classes = [resources.CITypeResource]
+    form = CITypeAdminForm
+    list_display = ["name", "slug", "is_hardware", "builtin_key"]
+    readonly_fields = ["builtin_key"]
+    prepopulated_fields = {"slug": ["name"]}
+    search_fields = ["name"]
+    fields_written = services.CI_TYPE_FIELDS
+
+    def service_save(self, context, obj, data, change):
+        if change:
+            return services.ci_type_update(context=context, ci_type_id=obj.pk, data=data)
+        return services.ci_type_create(
+            context=context, name=data.pop("name"), slug=data.pop("slug"), **data
+        )
+
+    def service_delete(self, context, obj):
+        services.ci_type_delete(context=context, ci_type_id=obj.pk)
 
 
 @admin.register(RelationshipType)
-class RelationshipTypeAdmin(ReferenceImportExportAdmin):
+class RelationshipTypeAdmin(ServiceWrittenTypeAdmin, ReferenceImportExportAdmin):
+    """Form saves and deletes through the type services; import/export as reference data."""
+
     resource_classes = [resources.RelationshipTypeResource]
     list_display = ["name", "slug", "forward_label", "reverse_label"]
     prepopulated_fields = {"slug": ["name"]}
+    fields_written = services.RELATIONSHIP_TYPE_FIELDS
+
+    def service_save(self, context, obj, data, change):
+        if change:
+            return services.relationship_type_update(
+                context=context, relationship_type_id=obj.pk, data=data
+            )
+        return services.relationship_type_create(
+            context=context, name=data.pop("name"), slug=data.pop("slug"), **data
+        )
+
+    def service_delete(self, context, obj):
+        services.relationship_type_delete(context=context, relationship_type_id=obj.pk)
 
 
 @admin.register(Relationship)

@@ -27,6 +27,13 @@ CI_TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
+#: Statuses a CI may be created in. Not `under_repair` or `disposed`: those are reached only
+#: through a recorded lifecycle move (with its reason).
+CI_INITIAL_STATUSES: frozenset[str] = frozenset(
+    {CIStatus.ORDERED, CIStatus.RECEIVED, CIStatus.UNDER_TEST, CIStatus.PRODUCTION}
+)
+
+
 def allowed_moves(status: str) -> list[str]:
     """The statuses a CI in `status` may move to, in the enumeration's order."""
     allowed = CI_TRANSITIONS.get(status, frozenset())

@@ -5,12 +5,13 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
-from django.db.models.functions import Upper
+from django.db.models.functions import Lower, Upper
 from django.urls import reverse
 
 from itsm.models import AuditEntry
 
 from .choices import ChangeSource, CIRoleKind, CIStatus, ImpactDirection
+from .identifiers import validate_hostname, validate_uuid
 
 
 class Site(models.Model):
@@ -92,6 +93,15 @@ class CIType(models.Model):
         help_text="Direction the CI page's impact view shows first: upstream (what it depends "
         "on) suits business services and applications.",
     )
+    builtin_key = models.CharField(
+        "built-in key",
+        max_length=50,
+        unique=True,
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Stable name of a standard type (agents find it by this, whatever its slug).",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -99,6 +109,12 @@ class CIType(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        """The attribute schema is checked on every save path (services, admin, forms)."""
+        from .schemas import check_attribute_schema
+
+        check_attribute_schema(self.attribute_schema)
 
     @property
     def required_attributes(self) -> list[str]:
@@ -136,9 +152,19 @@ class ConfigurationItem(models.Model):
     )
     serial_number = models.CharField("serial number", max_length=100, blank=True)
     asset_tag = models.CharField("asset tag", max_length=100, blank=True)
-    hostname = models.CharField("hostname", max_length=255, blank=True)
+    hostname = models.CharField(
+        "hostname",
+        max_length=255,
+        blank=True,
+        validators=[validate_hostname],
+        help_text="RFC 1123, lower case; unique among CIs that are not disposed.",
+    )
     uuid = models.CharField(
-        "UUID", max_length=36, blank=True, help_text="SMBIOS/system UUID, lower case."
+        "UUID",
+        max_length=36,
+        blank=True,
+        validators=[validate_uuid],
+        help_text="SMBIOS/system UUID, lower case.",
     )
     attributes = models.JSONField("attributes", default=dict, blank=True)
     version = models.PositiveIntegerField(
@@ -168,6 +194,12 @@ class ConfigurationItem(models.Model):
             ),
             models.UniqueConstraint(
                 fields=["uuid"], condition=~Q(uuid=""), name="cmdb_ci_uuid_unique"
+            ),
+            models.UniqueConstraint(
+                Lower("hostname"),
+                condition=~Q(hostname="") & ~Q(status=CIStatus.DISPOSED),
+                name="cmdb_ci_hostname_unique",
+                violation_error_message="Another CI that is not disposed has this host name.",
             ),
         ]
         indexes = [

@@ -7,22 +7,18 @@ report, a release step, a migration), validates, writes, and records history thr
 
 from __future__ import annotations
 
-import functools
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import jsonschema
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from itsm import audit
 from itsm.exceptions import ApplicationError, ConflictError, PermissionDeniedError  # noqa: F401 - re-exported
-from itsm.limits import check_attribute_limits
 from itsm.permissions import require_permission  # also imported from here by other apps
 
-from .choices import CI_TRANSITIONS, CIRoleKind, CIStatus, allowed_moves
+from .choices import CI_INITIAL_STATUSES, CI_TRANSITIONS, CIRoleKind, CIStatus, allowed_moves
 from .history import ChangeContext, diff, new_entry, record_change, record_many, snapshot
 from .identifiers import normalize_hostname, normalize_serial, normalize_uuid
 from .models import (
@@ -37,6 +33,12 @@ from .models import (
     SoftwareVersion,
     StatusChange,
     software_key,
+)
+from .schemas import (  # noqa: F401 - attribute_errors and the schema check are offered here too
+    _validators,
+    attribute_errors,
+    validate_attribute_schema,
+    validate_attributes,
 )
 
 #: Fields a caller may set on create or update; status moves only through ci_transition.
@@ -60,101 +62,6 @@ IDENTIFIER_FIELDS = ("serial_number", "asset_tag", "uuid")
 # --- helpers ------------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=256)
-def _validator_for(schema_json: str) -> jsonschema.protocols.Validator:
-    schema = json.loads(schema_json)
-    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-    return cls(schema, format_checker=cls.FORMAT_CHECKER)
-
-
-#: Keywords newer than draft-07, which fastjsonschema does not know: such schemas are
-#: validated by jsonschema alone.
-_NEWER_KEYWORDS = frozenset(
-    {
-        "prefixItems", "$defs", "dependentRequired", "dependentSchemas", "unevaluatedProperties",
-        "unevaluatedItems", "$dynamicRef", "$dynamicAnchor", "$recursiveRef", "$recursiveAnchor",
-        "minContains", "maxContains", "$anchor", "$vocabulary",
-    }
-)  # fmt: skip
-
-
-def _uses_newer_keywords(value: Any) -> bool:
-    if isinstance(value, dict):
-        if (
-            _NEWER_KEYWORDS & value.keys()
-            or "2019-09" in str(value.get("$schema", ""))
-            or "2020-12" in str(value.get("$schema", ""))
-        ):
-            return True
-        return any(_uses_newer_keywords(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_uses_newer_keywords(v) for v in value)
-    return False
-
-
-@functools.lru_cache(maxsize=256)
-def _fast_validator_for(schema_json: str):
-    """A compiled fastjsonschema validator, or None when the schema needs jsonschema."""
-    import fastjsonschema
-
-    schema = json.loads(schema_json)
-    if _uses_newer_keywords(schema):
-        return None
-    try:
-        return fastjsonschema.compile(schema)
-    except fastjsonschema.JsonSchemaDefinitionException:
-        return None
-
-
-def _validators(ci_type: CIType, schema: dict):
-    """(fast, full) validators of a CI type's schema, remembered on the instance while its
-    schema object stays the same (a bulk create validates thousands of items against it)."""
-    cached = ci_type.__dict__.get("_attribute_validators")
-    if cached is None or cached[0] is not schema:
-        schema_json = json.dumps(schema, sort_keys=True)
-        cached = (schema, _fast_validator_for(schema_json), _validator_for(schema_json))
-        ci_type.__dict__["_attribute_validators"] = cached
-    return cached[1], cached[2]
-
-
-def validate_attribute_schema(schema: Any) -> None:
-    """A CI type's attribute schema must itself be a valid JSON Schema object."""
-    if not isinstance(schema, dict):
-        raise ValidationError({"attribute_schema": ["Must be a JSON object."]})
-    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-    try:
-        cls.check_schema(schema)
-    except jsonschema.SchemaError as exc:
-        raise ValidationError(
-            {"attribute_schema": [f"Not a valid JSON Schema: {exc.message}"]}
-        ) from exc
-
-
-def validate_attributes(ci_type: CIType, attributes: Any) -> None:
-    """Validate `attributes` against the CI type's JSON Schema; raise a field error listing each problem."""
-    if not isinstance(attributes, dict):
-        raise ValidationError({"attributes": ["Must be a JSON object."]})
-    check_attribute_limits(attributes)
-    schema = ci_type.attribute_schema or {}
-    if not schema:
-        return
-    fast, full = _validators(ci_type, schema)
-    if fast is not None:
-        # Compiled validation first; the interpreted validator only to explain a failure.
-        try:
-            fast(attributes)
-            return
-        except Exception:
-            pass
-    errors = sorted(full.iter_errors(attributes), key=lambda e: list(e.absolute_path))
-    if errors:
-        messages = []
-        for error in errors[:20]:
-            where = "/".join(str(p) for p in error.absolute_path)
-            messages.append(f"{where}: {error.message}" if where else error.message)
-        raise ValidationError({"attributes": messages})
-
-
 def _normalize_identifiers(values: dict[str, Any]) -> None:
     if "serial_number" in values:
         values["serial_number"] = normalize_serial(values["serial_number"])
@@ -169,17 +76,47 @@ def _normalize_identifiers(values: dict[str, Any]) -> None:
 RELATED_FIELDS = ["ci_type", "owner", "department", "site"]
 
 
-def _validate(ci: ConfigurationItem) -> None:
+def _validate(ci: ConfigurationItem, unchanged: Iterable[str] = ()) -> None:
     # Related objects arrive resolved (serializers, forms, agents): no query to re-check them.
-    # Unique identifiers are left to the database (see _save_unique): no query when all is well.
-    ci.clean_fields(exclude=RELATED_FIELDS)
+    # Unique identifiers are left to the database (see _save_unique), except a host name,
+    # checked first (hostname_taken) so agents can leave a clashing one out and go on.
+    # `unchanged` identifiers are not re-checked: a row saved before a rule existed can still
+    # be edited.
+    ci.clean_fields(exclude=[*RELATED_FIELDS, *unchanged])
     ci.clean()
+    if ci.hostname and ci.status != CIStatus.DISPOSED and "hostname" not in unchanged:
+        other = hostname_taken(ci.hostname, exclude_id=ci.pk)
+        if other is not None:
+            raise ValidationError(
+                {"hostname": [f"Another CI that is not disposed has this host name: {other}."]}
+            )
+
+
+def hostname_taken(hostname: str, *, exclude_id: int | None = None) -> str | None:
+    """The name of another CI, not disposed, with this host name (ignoring case), or None."""
+    hostname = normalize_hostname(hostname)
+    if not hostname:
+        return None
+    # Stored host names are normalised (lower case): an equality the hostname index serves.
+    others = ConfigurationItem.objects.filter(hostname=hostname).exclude(status=CIStatus.DISPOSED)
+    if exclude_id is not None:
+        others = others.exclude(pk=exclude_id)
+    return next(iter(others.values_list("name", flat=True)[:1]), None)
+
+
+def _check_initial_status(status: Any) -> None:
+    if status not in CI_INITIAL_STATUSES:
+        allowed = ", ".join(s for s in CIStatus.values if s in CI_INITIAL_STATUSES)
+        raise ValidationError(
+            {"status": [f"A new CI cannot start as '{status}'. Allowed: {allowed}."]}
+        )
 
 
 _CONSTRAINT_FIELDS = {
     "cmdb_ci_serial_unique": "serial_number",
     "cmdb_ci_asset_tag_unique": "asset_tag",
     "cmdb_ci_uuid_unique": "uuid",
+    "cmdb_ci_hostname_unique": "hostname",
 }
 
 
@@ -190,6 +127,8 @@ def _conflicting_field(exc: IntegrityError) -> str | None:
     if constraint in _CONSTRAINT_FIELDS:
         return _CONSTRAINT_FIELDS[constraint]
     text = str(exc)
+    if "cmdb_ci_hostname_unique" in text:
+        return "hostname"
     return next(
         (field for field in IDENTIFIER_FIELDS if f"configurationitem.{field}" in text), None
     )
@@ -226,22 +165,6 @@ def _lock_ci(ci_id: int) -> ConfigurationItem:
         raise ApplicationError(f"CI {ci_id} does not exist.") from exc
 
 
-# --- CI types -----------------------------------------------------------------------------
-
-
-@transaction.atomic
-def ci_type_create(*, context: ChangeContext, name: str, slug: str, **fields: Any) -> CIType:
-    """Create a CI class after checking its attribute schema."""
-    require_permission(context, "cmdb.add_citype")
-    validate_attribute_schema(fields.get("attribute_schema", {}))
-    ci_type = CIType(name=name, slug=slug, **fields)
-    ci_type.full_clean()
-    ci_type.save()
-    created = {"name": name, "slug": slug, **fields}
-    audit.record(obj=ci_type, kind="created", changes=diff({}, created), context=context)
-    return ci_type
-
-
 # --- configuration items ------------------------------------------------------------------
 
 
@@ -255,6 +178,7 @@ def ci_create(
     if unknown:
         raise ApplicationError(f"Unknown fields: {', '.join(sorted(unknown))}.")
     _normalize_identifiers(fields)
+    _check_initial_status(fields.setdefault("status", CIStatus.ORDERED))
     fields.setdefault("attributes", {})
     validate_attributes(ci_type, fields["attributes"])
     ci = ConfigurationItem(ci_type=ci_type, name=name, **fields)
@@ -321,6 +245,33 @@ def _check_batch_taken(items: Sequence[Mapping[str, Any]]) -> dict[int, dict[str
     return errors
 
 
+def _check_batch_hostnames(items: Sequence[Mapping[str, Any]]) -> dict[int, dict[str, list[str]]]:
+    """Host names repeated in the batch or held by a CI that is not disposed (one query)."""
+    errors: dict[int, dict[str, list[str]]] = {}
+    wanted: dict[str, int] = {}
+    for index, item in enumerate(items):
+        host = item.get("hostname") or ""
+        if not host or item.get("status") == CIStatus.DISPOSED:
+            continue
+        if host in wanted:
+            _batch_errors(
+                errors, index, "hostname", f"Repeats the host name of item {wanted[host]}."
+            )
+        else:
+            wanted[host] = index
+    if wanted:
+        taken = (
+            ConfigurationItem.objects.filter(hostname__in=list(wanted))
+            .exclude(status=CIStatus.DISPOSED)
+            .values_list("hostname", flat=True)
+        )
+        for host in taken:
+            _batch_errors(
+                errors, wanted[host], "hostname", "A CI that is not disposed has this host name."
+            )
+    return errors
+
+
 def _refuse(errors: dict[int, dict[str, list[str]]]) -> None:
     raise ApplicationError(
         "Some items are invalid; nothing was created.",
@@ -364,12 +315,16 @@ def ci_bulk_create(
         except ValidationError as exc:
             errors.setdefault(index, {}).update(exc.message_dict)
             continue
-        if ci.status not in CIStatus.values:
-            errors.setdefault(index, {})["status"] = ["Not a valid status."]
+        if ci.status not in CI_INITIAL_STATUSES:
+            allowed = ", ".join(s for s in CIStatus.values if s in CI_INITIAL_STATUSES)
+            errors.setdefault(index, {})["status"] = [
+                f"A new CI cannot start as '{ci.status}'. Allowed: {allowed}."
+            ]
         cis.append(ci)
-    for index, item_errors in _check_batch_repeats(prepared).items():
-        for field, messages in item_errors.items():
-            errors.setdefault(index, {}).setdefault(field, []).extend(messages)
+    for checks in (_check_batch_repeats(prepared), _check_batch_hostnames(prepared)):
+        for index, item_errors in checks.items():
+            for field, messages in item_errors.items():
+                errors.setdefault(index, {}).setdefault(field, []).extend(messages)
     if errors:  # refused anyway: report clashes with existing CIs in the same answer
         for index, item_errors in _check_batch_taken(prepared).items():
             for field, messages in item_errors.items():
@@ -427,7 +382,7 @@ def ci_update_prepare(
         return {}
     if "attributes" in changes or "ci_type" in changes:
         validate_attributes(ci.ci_type, ci.attributes)
-    _validate(ci)
+    _validate(ci, unchanged=[f for f in ("hostname", "uuid") if f not in changes])
     ci.version += 1
     return changes
 
@@ -499,6 +454,19 @@ def ci_delete(*, context: ChangeContext, ci_id: int) -> None:
     """Delete a CI (admins only; normally a CI is disposed, not deleted). History stays."""
     require_permission(context, "cmdb.delete_configurationitem")
     ci = _lock_ci(ci_id)
+    # Its relationships go with it: each neighbour records the removal (history, as-of view).
+    links = Relationship.objects.filter(Q(source=ci) | Q(target=ci)).select_related(
+        "type", "source", "target"
+    )
+    record_many(
+        new_entry(
+            ci=rel.target if rel.source_id == ci.pk else rel.source,
+            kind=HistoryEntry.Kind.RELATIONSHIP,
+            changes={"added": [], "removed": [_relationship_repr(rel)]},
+            context=context,
+        )
+        for rel in links
+    )
     record_change(
         ci=ci, kind=HistoryEntry.Kind.DELETED, changes=diff(snapshot(ci), {}), context=context
     )
@@ -538,6 +506,47 @@ def ci_set_roles(
         context=context,
     )
     return list(ci.roles.all())
+
+
+def _check_role(role: str) -> None:
+    if role not in CIRoleKind.values:
+        raise ValidationError({"role": [f"'{role}' is not a CI role."]})
+
+
+@transaction.atomic
+def ci_role_add(*, context: ChangeContext, ci_id: int, user: Any, role: str) -> CIRole:
+    """Give `user` the `role` on a CI, under the CI's row lock (concurrent edits all count)."""
+    require_permission(context, "cmdb.change_configurationitem")
+    _check_role(role)
+    ci = _lock_ci(ci_id)
+    existing = CIRole.objects.filter(ci=ci, user=user, role=role).first()
+    if existing is not None:
+        return existing
+    added = CIRole.objects.create(ci=ci, user=user, role=role)
+    record_change(
+        ci=ci,
+        kind=HistoryEntry.Kind.ROLE,
+        changes={"added": [[user.pk, role]], "removed": []},
+        context=context,
+    )
+    return added
+
+
+@transaction.atomic
+def ci_role_remove(*, context: ChangeContext, ci_id: int, user: Any, role: str) -> bool:
+    """Take `role` on a CI away from `user`, under the CI's row lock; False if they had none."""
+    require_permission(context, "cmdb.change_configurationitem")
+    ci = _lock_ci(ci_id)
+    deleted, _ = CIRole.objects.filter(ci=ci, user=user, role=role).delete()
+    if not deleted:
+        return False
+    record_change(
+        ci=ci,
+        kind=HistoryEntry.Kind.ROLE,
+        changes={"added": [], "removed": [[user.pk, role]]},
+        context=context,
+    )
+    return True
 
 
 # --- relationships ------------------------------------------------------------------------
@@ -743,3 +752,19 @@ def _describe(keys: Iterable[SoftwareKey]) -> list[dict[str, str]]:
         {"name": name, "vendor": vendor, "version": version}
         for name, vendor, version in sorted(keys)
     ]
+
+
+# CI types and relationship types: written in type_services, offered here with the rest.
+from .type_services import (  # noqa: E402, F401
+    CI_TYPE_FIELDS,
+    RELATIONSHIP_TYPE_FIELDS,
+    REVALIDATION_EXAMPLES,
+    ci_type_create,
+    ci_type_delete,
+    ci_type_schema_problems,
+    ci_type_update,
+    record_type_change,
+    relationship_type_create,
+    relationship_type_delete,
+    relationship_type_update,
+)

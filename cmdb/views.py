@@ -287,11 +287,11 @@ def role_add(request: HttpRequest, pk: int) -> HttpResponse:
     ci = get_object_or_404(ConfigurationItem, pk=pk)
     form = RoleForm(request.POST)
     if form.is_valid():
-        current = [(r.user, r.role) for r in ci.roles.select_related("user")]
-        services.ci_set_roles(
+        services.ci_role_add(  # under the CI's lock: concurrent additions all count
             context=ui_context(request),
             ci_id=ci.pk,
-            roles=[*current, (form.cleaned_data["user"], form.cleaned_data["role"])],
+            user=form.cleaned_data["user"],
+            role=form.cleaned_data["role"],
         )
         messages.success(request, "Role added.")
     else:
@@ -303,8 +303,11 @@ def role_add(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required("cmdb.change_configurationitem", raise_exception=True)
 def role_remove(request: HttpRequest, pk: int, role_pk: int) -> HttpResponse:
     ci = get_object_or_404(ConfigurationItem, pk=pk)
-    keep = [(r.user, r.role) for r in ci.roles.select_related("user") if r.pk != role_pk]
-    services.ci_set_roles(context=ui_context(request), ci_id=ci.pk, roles=keep)
+    role = ci.roles.filter(pk=role_pk).select_related("user").first()
+    if role is not None:
+        services.ci_role_remove(
+            context=ui_context(request), ci_id=ci.pk, user=role.user, role=role.role
+        )
     messages.success(request, "Role removed.")
     return redirect(ci)
 

@@ -336,6 +336,11 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "celery")
 CELERY_TIMEZONE = TIME_ZONE
 
+# --- CMDB ---------------------------------------------------------------------------------
+# Limits of a CI type's attribute schema, checked when the type is saved (cmdb/schemas.py).
+CMDB_SCHEMA_MAX_BYTES = env_int("CMDB_SCHEMA_MAX_BYTES", 64 * 1024)
+CMDB_SCHEMA_MAX_DEPTH = env_int("CMDB_SCHEMA_MAX_DEPTH", 20)
+
 # --- Agents -------------------------------------------------------------------------------
 AGENT_MAX_BODY_BYTES = env_int("AGENT_MAX_BODY_BYTES", 8 * 1024 * 1024)
 AGENT_SIGNATURE_WINDOW_SECONDS = env_int("AGENT_SIGNATURE_WINDOW_SECONDS", 300)

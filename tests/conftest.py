@@ -40,6 +40,7 @@ def restore_reference_data() -> None:
         "cmdb.migrations.0009_ci_page_by_class",
     ):
         importlib.import_module(module).create(apps, None)
+    importlib.import_module("cmdb.migrations.0010_schema_identity").set_builtin_keys(apps, None)
     roles.sync_roles_after_migrate(sender=None)
 
 

@@ -8,7 +8,7 @@ from rest_framework import serializers
 from itsm import caching
 from itsm.datetimes import StorableDateTimeField
 
-from ..choices import CIStatus, ImpactDirection
+from ..choices import CI_INITIAL_STATUSES, CIStatus, ImpactDirection
 from ..history_display import summary
 from ..models import (
     CIRole,
@@ -65,7 +65,16 @@ class CITypeSlugField(CachedSlugRelatedField):
 class CITypeSerializer(serializers.ModelSerializer):
     class Meta:
         model = CIType
-        fields = ["id", "name", "slug", "description", "attribute_schema", "is_hardware"]
+        fields = [
+            "id",
+            "name",
+            "slug",
+            "description",
+            "attribute_schema",
+            "is_hardware",
+            "builtin_key",
+        ]
+        read_only_fields = ["builtin_key"]
 
     def validate_attribute_schema(self, value):
         from django.core.exceptions import ValidationError
@@ -97,7 +106,10 @@ class CISerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True)
     ci_type = CITypeSlugField(slug_field="slug", queryset=CIType.objects.all())
-    status = serializers.ChoiceField(choices=CIStatus.choices, required=False)
+    status = serializers.ChoiceField(
+        choices=[(v, label) for v, label in CIStatus.choices if v in CI_INITIAL_STATUSES],
+        required=False,
+    )
     managed = serializers.BooleanField(required=False)
     owner = CachedSlugRelatedField(
         slug_field="username", queryset=User.objects.all(), required=False, allow_null=True

@@ -65,6 +65,22 @@ class CITypeViewSet(viewsets.ModelViewSet):
     ordering_fields = ["name", "slug"]
     lookup_field = "slug"
 
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        serializer.instance = services.ci_type_create(
+            context=api_context(self.request), name=data.pop("name"), slug=data.pop("slug"), **data
+        )
+
+    def perform_update(self, serializer):
+        serializer.instance = services.ci_type_update(
+            context=api_context(self.request),
+            ci_type_id=serializer.instance.pk,
+            data=serializer.validated_data,
+        )
+
+    def perform_destroy(self, instance):
+        services.ci_type_delete(context=api_context(self.request), ci_type_id=instance.pk)
+
 
 class CIViewSet(viewsets.ModelViewSet):
     """Configuration items. POST a list to create many at once (all or nothing)."""
@@ -274,6 +290,24 @@ class RelationshipTypeViewSet(viewsets.ModelViewSet):
     filterset_class = RelationshipTypeFilterSet
     ordering_fields = ["name", "slug"]
     lookup_field = "slug"
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        serializer.instance = services.relationship_type_create(
+            context=api_context(self.request), name=data.pop("name"), slug=data.pop("slug"), **data
+        )
+
+    def perform_update(self, serializer):
+        serializer.instance = services.relationship_type_update(
+            context=api_context(self.request),
+            relationship_type_id=serializer.instance.pk,
+            data=serializer.validated_data,
+        )
+
+    def perform_destroy(self, instance):
+        services.relationship_type_delete(
+            context=api_context(self.request), relationship_type_id=instance.pk
+        )
 
 
 class RelationshipViewSet(

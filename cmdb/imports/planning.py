@@ -23,8 +23,14 @@ from django.db.models import Model, QuerySet
 from itsm.exceptions import ApplicationError, ConflictError
 
 from .. import services
-from ..choices import CIStatus
-from ..identifiers import normalize_hostname, normalize_serial, normalize_uuid
+from ..choices import CI_INITIAL_STATUSES, CIStatus
+from ..identifiers import (
+    normalize_hostname,
+    normalize_serial,
+    normalize_uuid,
+    validate_hostname,
+    validate_uuid,
+)
 from ..models import CIType, ConfigurationItem, Department, Site
 from .reading import (
     ATTR_PREFIX,
@@ -250,6 +256,11 @@ def _check_lengths(row: Row, values: Mapping[str, Any], raw: Mapping[str, str]) 
             text = text.rstrip(".")
         if len(text) > limit:
             row.error(name, f"At most {limit} characters (this has {len(text)}).")
+    for name, check in (("hostname", validate_hostname), ("uuid", validate_uuid)):
+        try:
+            check(values.get(name) or "")
+        except ValidationError as exc:
+            row.error(name, exc.messages[0])
 
 
 def _reference(
@@ -341,6 +352,8 @@ def row_values(
     status = cell(cells.get("status")).lower()
     if status and status not in _STATUSES:
         row.error("status", f"“{status}” is not a status. Allowed: {', '.join(CIStatus.values)}.")
+    elif creating and status and status not in CI_INITIAL_STATUSES:
+        row.error("status", f"A new CI cannot start as “{status}”.")
     elif creating:
         values["status"] = status or CIStatus.ORDERED
     elif status and status != target.status:

@@ -182,7 +182,9 @@ def test_hostname_alone_never_merges_machines():
             mac="52:54:00:00:00:02",
         ),
     )
-    assert ConfigurationItem.objects.filter(hostname="agent1").count() == 2
+    # Two CIs; the host name, unique among CIs in use, stays with the first.
+    assert ConfigurationItem.objects.filter(name="agent1").count() == 2
+    assert ConfigurationItem.objects.filter(hostname="agent1").count() == 1
 
 
 def test_byte_swapped_uuid_matches_the_same_machine():

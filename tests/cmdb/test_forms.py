@@ -278,7 +278,8 @@ def test_ci_lookup_searches_name_hostname_serial_and_asset_tag(client, read_only
         attributes={"os": "x"},
     )
     CIFactory(ci_type=kind, name="web-1", attributes={"os": "x"})
-    CIFactory(ci_type=kind, name="old-db", status="disposed", attributes={"os": "x"})
+    old = CIFactory(ci_type=kind, name="old-db", attributes={"os": "x"})
+    ConfigurationItem.objects.filter(pk=old.pk).update(status="disposed")  # CIs start live
 
     def names(q):
         return [r["text"] for r in client.get("/cmdb/lookup/cis/", {"q": q}).json()["results"]]

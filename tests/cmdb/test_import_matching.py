@@ -219,14 +219,14 @@ def test_a_row_whose_key_and_another_identifier_name_two_cis_is_refused(cmdb_man
         ci_type=server_type(),
         attributes={"os": "x"},
         asset_tag="AT9",
-        uuid="9999",
+        uuid="00000000-0000-4000-8000-000000009999",
         hostname="nine.example.org",
     )
     rows = imports.parse_csv(
         csv_text(
             "serial_number,asset_tag,uuid,hostname",
             "SN5,AT9,,",
-            "SN5,,{9999},",
+            "SN5,,{00000000-0000-4000-8000-000000009999},",
             "SN5,,,NINE.example.org.",
         )
     )
@@ -255,9 +255,17 @@ def test_a_row_changing_a_cis_type_by_id_is_refused(cmdb_manager, desktop):
 def test_creating_a_ci_with_another_cis_identifier_is_refused_not_turned_into_an_update(
     cmdb_manager,
 ):
-    existing = CIFactory(name="a", ci_type=server_type(), attributes={"os": "x"}, uuid="abcd")
+    existing = CIFactory(
+        name="a",
+        ci_type=server_type(),
+        attributes={"os": "x"},
+        uuid="abcdabcd-0000-4000-8000-00000000abcd",
+    )
     rows = imports.parse_csv(
-        csv_text("id,name,ci_type,uuid,attr:os", ",new,test-server,{ABCD},Debian")
+        csv_text(
+            "id,name,ci_type,uuid,attr:os",
+            ",new,test-server,{ABCDABCD-0000-4000-8000-00000000ABCD},Debian",
+        )
     )
     result = imports.import_cis(context=ctx(cmdb_manager), rows=rows, dry_run=False)
     assert "cannot take it" in errors_by_row(result)[2]["uuid"][0]
@@ -311,15 +319,22 @@ def test_updates_follow_the_rules_of_ci_update(cmdb_manager):
     """Normalisation and the version check are the service's, not re-implemented."""
     ci = CIFactory(name="s", ci_type=server_type(), attributes={"os": "x"})
     rows = imports.parse_csv(
-        csv_text("id,uuid,serial_number,version", f"{ci.pk},{{4C4C-ABCD}}, SN-1 ,1")
+        csv_text(
+            "id,uuid,serial_number,version",
+            f"{ci.pk},{{4C4C4544-0042-3510-8052-B4C04F4B4D32}}, SN-1 ,1",
+        )
     )
     result = imports.import_cis(context=ctx(cmdb_manager), rows=rows, dry_run=False)
     assert result.updated == 1
     ci.refresh_from_db()
-    assert (ci.uuid, ci.serial_number, ci.version) == ("4c4c-abcd", "SN-1", 2)
+    assert (ci.uuid, ci.serial_number, ci.version) == (
+        "4c4c4544-0042-3510-8052-b4c04f4b4d32",
+        "SN-1",
+        2,
+    )
     entry = HistoryEntry.objects.get(ci=ci, kind="updated")
     assert entry.changes == {
-        "uuid": {"old": "", "new": "4c4c-abcd"},
+        "uuid": {"old": "", "new": "4c4c4544-0042-3510-8052-b4c04f4b4d32"},
         "serial_number": {"old": "", "new": "SN-1"},
     }
     stale = imports.parse_csv(csv_text("id,name,version", f"{ci.pk},renamed,1"))

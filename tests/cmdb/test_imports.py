@@ -64,7 +64,7 @@ def test_good_file_creates_cis_with_history(cmdb_manager, make_user):
     SiteFactory(slug="hq", name="HQ")
     data = csv_text(
         "name,ci_type,status,managed,owner,department,site,serial_number,hostname,uuid,attr:os,attr:cpu_cores",
-        "web01,test-server,production,yes,alice,Finance,hq,SN1,Web01.Example.org.,{4C4C4544-0042},Debian 12,4",
+        "web01,test-server,production,yes,alice,Finance,hq,SN1,Web01.Example.org.,{4C4C4544-0042-3510-8052-B4C04F4B4D32},Debian 12,4",
         "web02,test-server,,0,,,,SN2,,,Debian 11,",
     ).encode("utf-8-sig")  # with a BOM, as Excel writes it
 
@@ -79,7 +79,7 @@ def test_good_file_creates_cis_with_history(cmdb_manager, make_user):
     assert web01.department.name == "Finance"
     assert web01.site.slug == "hq"
     assert web01.hostname == "web01.example.org"
-    assert web01.uuid == "4c4c4544-0042"
+    assert web01.uuid == "4c4c4544-0042-3510-8052-b4c04f4b4d32"
     assert web01.attributes == {"os": "Debian 12", "cpu_cores": 4}  # typed by the schema
     web02 = ConfigurationItem.objects.get(name="web02")
     assert web02.status == "ordered"
@@ -287,7 +287,7 @@ def test_an_export_reimports_unchanged(cmdb_manager, make_user):
         site=site,
         serial_number="S-1",
         asset_tag="=A1",  # looks like a formula: exported with a guard
-        uuid="ABCDEF",
+        uuid="abcdef00-0000-4000-8000-000000000001",
         attributes={"os": "Debian", "cpu_cores": 2, "tags": ["x", "ü"]},
         managed=False,
     )
