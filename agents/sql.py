@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from typing import Any
 
 from django.db import connection
 
@@ -123,7 +124,8 @@ def unchanged_state_id(
     ci_version=F("ci__version")).exclude(ci__status=…)` and, with an agent, `.exclude(Exists(
     InventoryReport.objects.filter(agent_id=…, status__in=…, attempts__lt=…)))`.
     """
-    sql, params = UNCHANGED_STATE, [ci_id, digest, excluded_status]
+    sql = UNCHANGED_STATE
+    params: list[Any] = [ci_id, digest, excluded_status]
     if waiting_agent_id is not None:
         sql += NOTHING_WAITING
         params += [waiting_agent_id, *waiting_statuses, max_attempts]

@@ -183,10 +183,11 @@ def update_cis(cis: Sequence[ConfigurationItem], fields: Sequence[str]) -> None:
     written, changed or not.
     """
     meta = ConfigurationItem._meta
-    columns = [meta.get_field(name) for name in fields]
+    columns: list[Any] = [meta.get_field(name) for name in fields]  # concrete fields
+    pk_field: Any = meta.pk
     db = connections[router.db_for_write(ConfigurationItem)]
     quote = db.ops.quote_name
-    table, pk = quote(meta.db_table), quote(meta.pk.column)
+    table, pk = quote(meta.db_table), quote(pk_field.column)
     rows = [
         [column.get_db_prep_save(getattr(ci, column.attname), db) for column in columns] + [ci.pk]
         for ci in cis
@@ -196,7 +197,7 @@ def update_cis(cis: Sequence[ConfigurationItem], fields: Sequence[str]) -> None:
             assignments = ", ".join(f"{quote(c.column)} = %s" for c in columns)
             cursor.executemany(f"UPDATE {table} SET {assignments} WHERE {pk} = %s", rows)
             return
-        casts = [c.cast_db_type(db) for c in columns] + [meta.pk.cast_db_type(db)]
+        casts = [c.cast_db_type(db) for c in columns] + [pk_field.cast_db_type(db)]
         row_sql = "(" + ", ".join(f"%s::{cast}" for cast in casts) + ")"
         names = [quote(f"v_{c.column}") for c in columns] + [quote("v_pk")]
         assignments = ", ".join(
