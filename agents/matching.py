@@ -21,6 +21,7 @@ from django.db.models.functions import Upper
 from cmdb.models import ConfigurationItem
 from itsm.exceptions import ApplicationError
 
+from . import sql
 from .choices import COLLECTED_CI_TYPE_SLUGS, COLLECTED_ITEM_TYPES
 from .inventory.identity import normalize_manufacturer, normalize_serial, uuid_variants
 from .models import Agent, InventoryReport
@@ -78,15 +79,7 @@ def _lock_identities(keys: dict[str, Any]) -> None:
         | ({f"device:{keys['device_id']}"} if keys["device_id"] else set())
         | ({f"host:{keys['hostname']}"} if keys["hostname"] else set())
     )
-    if not tokens:
-        return
-    with connection.cursor() as cursor:
-        # One statement; unnest yields the sorted tokens in order, so every report takes its
-        # locks in the same order (no deadlock between two reports sharing some keys).
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended(t, 0)) FROM unnest(%s::text[]) AS t",
-            [tokens],
-        )
+    sql.lock_tokens(tokens)
 
 
 def _rule_query(rule: str, keys: dict[str, Any]) -> Q | None:

@@ -12,18 +12,17 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection, models, transaction
+from django.db import models, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from cmdb.choices import CIStatus
 from cmdb.history import ChangeContext
-from cmdb.models import ConfigurationItem
 from cmdb.services import require_permission
 from itsm.audit import record
 from itsm.exceptions import ApplicationError
 
-from . import discrepancies
+from . import discrepancies, sql
 from .choices import (
     REPORT_TRANSITIONS,
     AgentStatus,
@@ -116,33 +115,21 @@ MAX_ATTEMPTS = 10
 def consume_nonce(verified: VerifiedRequest) -> None:
     """Remember the nonce; a second use within the window is a replay (401). Call in a transaction.
 
-    One INSERT … ON CONFLICT DO NOTHING (PostgreSQL and SQLite): no savepoint round trips.
+    One INSERT … ON CONFLICT DO NOTHING (`agents.sql.insert_nonce`): no savepoint round trips.
     """
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {Nonce._meta.db_table} (agent_id, nonce, created) VALUES (%s, %s, %s) "
-            "ON CONFLICT DO NOTHING",
-            [verified.agent.pk, verified.nonce, timezone.now()],
-        )
-        inserted = cursor.rowcount
-    if inserted != 1:
+    if not sql.insert_nonce(
+        agent_id=verified.agent.pk, nonce=verified.nonce, created=timezone.now()
+    ):
         raise SignedRequestRejected(
             401, RejectionReason.REPLAY, "This nonce was already used", verified.agent.key_id
         )
 
 
 def touch_agent(agent: Agent, *, report: bool = False) -> None:
-    """Record the agent's last contact without a read-modify-write of the whole row."""
+    """Record the agent's last contact: one UPDATE of those columns, no read of the row."""
     now = timezone.now()
-    table = Agent._meta.db_table
-    with connection.cursor() as cursor:  # raw: once per signed request
-        if report:
-            cursor.execute(
-                f"UPDATE {table} SET last_seen = %s, last_report_at = %s WHERE id = %s",
-                [now, now, agent.pk],
-            )
-        else:
-            cursor.execute(f"UPDATE {table} SET last_seen = %s WHERE id = %s", [now, agent.pk])
+    fields = {"last_seen": now, "last_report_at": now} if report else {"last_seen": now}
+    Agent.objects.filter(pk=agent.pk).update(**fields)
 
 
 @transaction.atomic
@@ -190,66 +177,37 @@ def accept_report(*, verified: VerifiedRequest, document: Any) -> InventoryRepor
     return report
 
 
-_REPORT_FIELDS = [f for f in InventoryReport._meta.concrete_fields if not f.primary_key]
-_INSERT_REPORT_SQL = (
-    f"INSERT INTO {InventoryReport._meta.db_table} "
-    f"({', '.join(f.column for f in _REPORT_FIELDS)}) "
-    f"VALUES ({', '.join(['%s'] * len(_REPORT_FIELDS))}) RETURNING id"
-)
-
-
 def _insert_report(report: InventoryReport) -> None:
-    """INSERT a new report (every field set by the caller) in one plain statement: the ORM's
-    insert costs twice as long to build as PostgreSQL takes to run it, on every report."""
-    values = [f.get_db_prep_save(getattr(report, f.attname), connection) for f in _REPORT_FIELDS]
-    with connection.cursor() as cursor:
-        cursor.execute(_INSERT_REPORT_SQL, values)
-        report.pk = cursor.fetchone()[0]
-    report._state.adding = False
-    report._state.db = connection.alias
+    """INSERT a new report in one plain statement (`agents.sql.insert_report`: the ORM's
+    insert costs twice as long to build as PostgreSQL takes to run it, on every report)."""
+    sql.insert_report(report)
 
 
 def _unchanged_state_id(agent: Agent, digest: str, *, unless_waiting: bool = True) -> int | None:
     """The bound CI's inventory state when this content changes nothing, else None.
 
-    One indexed query (raw: it runs for every report). Not when the key is a collector's, the
-    CI was edited since the last report (its version moved) or is disposed (the full path
-    raises the discrepancy), or, with `unless_waiting`, while a report of this agent waits in
-    the queue: that one must be applied first, in order.
+    One indexed query (`agents.sql.unchanged_state_id`: it runs for every report). Not when
+    the key is a collector's, the CI was edited since the last report (its version moved) or
+    is disposed (the full path raises the discrepancy), or, with `unless_waiting`, while a
+    report of this agent waits in the queue: that one must be applied first, in order.
     """
     if not agent.ci_id or agent.is_collector:
         return None
-    sql = _UNCHANGED_STATE_SQL + (_NOTHING_WAITING_SQL if unless_waiting else "")
-    params = [agent.ci_id, digest] + ([agent.pk] if unless_waiting else [])
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    return row[0] if row else None
-
-
-_UNCHANGED_STATE_SQL = f"""
-    SELECT s.id FROM {InventoryState._meta.db_table} s
-    JOIN {ConfigurationItem._meta.db_table} c ON c.id = s.ci_id
-    WHERE s.ci_id = %s AND s.content_digest = %s AND s.ci_version = c.version
-      AND c.status <> '{CIStatus.DISPOSED}'
-"""  # table names and enum values only: nothing from the request
-_NOTHING_WAITING_SQL = f"""
-      AND NOT EXISTS (
-        SELECT 1 FROM {InventoryReport._meta.db_table} r
-        WHERE r.agent_id = %s AND r.status IN ('{ReportStatus.RECEIVED}', '{ReportStatus.FAILED}')
-          AND r.attempts < {MAX_ATTEMPTS}
-      )
-"""
+    return sql.unchanged_state_id(
+        ci_id=agent.ci_id,
+        digest=digest,
+        excluded_status=CIStatus.DISPOSED,
+        waiting_agent_id=agent.pk if unless_waiting else None,
+        waiting_statuses=(ReportStatus.RECEIVED, ReportStatus.FAILED),
+        max_attempts=MAX_ATTEMPTS,
+    )
 
 
 def _move_last_report(state_id: int, report: InventoryReport) -> None:
-    """Record `report` as the CI's latest, all an unchanged report changes (raw: hot path)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {InventoryState._meta.db_table} "
-            "SET last_report_id = %s, last_report_at = %s WHERE id = %s",
-            [report.pk, report.received_at, state_id],
-        )
+    """Record `report` as the CI's latest, all an unchanged report changes (one UPDATE)."""
+    InventoryState.objects.filter(pk=state_id).update(
+        last_report=report, last_report_at=report.received_at
+    )
 
 
 def _unchanged_summary(ci_id: int) -> dict[str, Any]:

@@ -17,7 +17,6 @@ from functools import lru_cache
 import http_sf
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.conf import settings
-from django.db import connection
 from http_message_signatures import (
     HTTPMessageVerifier,
     HTTPSignatureKeyResolver,
@@ -26,6 +25,7 @@ from http_message_signatures import (
 )
 from http_message_signatures.exceptions import HTTPMessageSignaturesException
 
+from . import sql
 from .choices import AgentStatus, RejectionReason
 from .models import Agent
 
@@ -226,27 +226,15 @@ def verify_signed_request(*, method: str, path: str, meta: dict, body: bytes) ->
     return VerifiedRequest(agent=agent, nonce=nonce, created=created, body=body)
 
 
-#: What a signed request needs of its agent; anything else loads on first use.
-_AGENT_COLUMNS = (
-    "id",
-    "key_id",
-    "name",
-    "public_key",
-    "status",
-    "group_id",
-    "ci_id",
-    "is_collector",
-)
-_AGENT_SQL = f"SELECT {', '.join(_AGENT_COLUMNS)} FROM {Agent._meta.db_table} WHERE key_id = %s"
+#: What a signed request needs of its agent (kept importable here).
+_AGENT_COLUMNS = sql.AGENT_COLUMNS
 
 
 def agent_by_key_id(key_id: str) -> Agent | None:
-    """The agent of a key id, in one narrow query (raw: it runs for every signed request, and
-    the ORM would spend more time building it than PostgreSQL spends answering)."""
-    with connection.cursor() as cursor:
-        cursor.execute(_AGENT_SQL, [key_id])
-        row = cursor.fetchone()
-    return Agent.from_db(connection.alias, _AGENT_COLUMNS, row) if row else None
+    """The agent of a key id, in one narrow query (`agents.sql.agent_by_key_id`: it runs for
+    every signed request, and the ORM would spend more time building it than PostgreSQL
+    spends answering)."""
+    return sql.agent_by_key_id(key_id)
 
 
 def _nonce_is_strong(nonce: str) -> bool:

@@ -52,8 +52,9 @@ def main() -> None:
     setup_django(args.database_url)
     from django.db import connection
 
+    from cmdb import sql
     from cmdb.models import ConfigurationItem, Relationship
-    from cmdb.selectors import _WALK_SQL, MAX_IMPACT_NODES, impact_analysis
+    from cmdb.selectors import MAX_IMPACT_NODES, impact_analysis
 
     this_col, next_col = ("source_id", "target_id")
     if args.direction == "upstream":
@@ -74,14 +75,16 @@ def main() -> None:
     )
     picks = [*timed[: args.worst], timed[len(timed) // 2]]
     for total, pk, n_nodes, n_edges in picks:
+        started = time.perf_counter()
+        rows = sql.impact_rows(
+            root_id=pk,
+            downstream=args.direction != "upstream",
+            depth=args.depth,
+            cap=MAX_IMPACT_NODES + 1,
+        )
+        cte = time.perf_counter() - started
+        rows = sorted(((r[1], r[2]) for r in rows if r[0] == "n"), key=lambda r: (r[1], r[0]))
         with connection.cursor() as cursor:
-            started = time.perf_counter()
-            cursor.execute(
-                _WALK_SQL.format(this_col=this_col, next_col=next_col),
-                [pk, args.depth, MAX_IMPACT_NODES + 1],
-            )
-            rows = cursor.fetchall()
-            cte = time.perf_counter() - started
             cursor.execute(REACH_SQL.format(this_col=this_col, next_col=next_col), [pk, args.depth])
             walk_rows, reached = cursor.fetchone()
         node_depth = {row[0]: row[1] for row in rows[:MAX_IMPACT_NODES]}
@@ -105,7 +108,7 @@ def main() -> None:
             arrays = time.perf_counter() - started
         print(
             f"root {pk}: total {ms(total)} | nodes {n_nodes} (walk reached {reached} distinct, "
-            f"{walk_rows} walk rows) edges {n_edges} | CTE {ms(cte)} | ORM edge query {ms(orm)} "
+            f"{walk_rows} walk rows) edges {n_edges} | statement (cmdb.sql.impact_rows) {ms(cte)} | ORM edge query {ms(orm)} "
             f"({len(compiled[1])} params, compile {ms(compile_s)}) | same with 2 arrays "
             f"{ms(arrays)}",
             file=sys.stderr,

@@ -6,9 +6,9 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
+from . import sql
 from .choices import ImpactDirection
 from .history import TRACKED_FIELDS, snapshot
 from .history_display import Line, ReadableEntry, readable_entries, readable_fields
@@ -77,61 +77,6 @@ class ImpactResult:
     truncated: bool = False
 
 
-#: Portable walk (SQLite and any SQL database): the recursive CTE's UNION keeps each (CI,
-#: depth) pair once, so cycles end at the depth limit; a CI reachable at several depths is
-#: expanded once per depth.
-_WALK_PORTABLE = """
-WITH RECURSIVE walk(node, depth) AS (
-    SELECT CAST(%(root)s AS BIGINT), 0
-  UNION
-    SELECT r.{next_col}, w.depth + 1
-    FROM walk w
-    JOIN cmdb_relationship r ON r.{this_col} = w.node
-    WHERE w.depth < %(depth)s
-),
-reached AS (
-    SELECT node, MIN(depth) AS depth FROM walk GROUP BY node ORDER BY 2, 1 LIMIT %(cap)s
-)
-"""
-
-#: PostgreSQL walk: a breadth-first search inside one recursive CTE. Each row is a whole
-#: level (the frontier and every CI visited so far, as arrays), so every CI is expanded once,
-#: at its shortest depth, and the walk stops as soon as the cap is reached.
-_WALK_POSTGRES = """
-WITH RECURSIVE bfs(depth, frontier, visited) AS (
-    SELECT 0, ARRAY[%(root)s]::bigint[], ARRAY[%(root)s]::bigint[]
-  UNION ALL
-    SELECT b.depth + 1, nxt.ids, b.visited || nxt.ids
-    FROM bfs b
-    CROSS JOIN LATERAL (
-        SELECT coalesce(array_agg(s.node), '{{}}') AS ids FROM (
-            SELECT r.{next_col} AS node FROM cmdb_relationship r WHERE r.{this_col} = ANY(b.frontier)
-            EXCEPT
-            SELECT unnest(b.visited)
-        ) s
-    ) nxt
-    WHERE b.depth < %(depth)s AND cardinality(b.frontier) > 0 AND cardinality(b.visited) <= %(cap)s
-),
-reached AS MATERIALIZED (
-    SELECT f.node, b.depth FROM bfs b CROSS JOIN LATERAL unnest(b.frontier) AS f(node)
-    ORDER BY b.depth, f.node LIMIT %(cap)s
-)
-"""
-
-#: Nodes (with what a tree shows) and the edges among them, in one round trip.
-_NODES_AND_EDGES = """
-SELECT 'n', n.node, n.depth, ci.name, ci.ci_type_id, ci.status
-FROM reached n
-JOIN cmdb_configurationitem ci ON ci.id = n.node
-UNION ALL
-SELECT 'e', r.source_id, r.target_id, NULL, r.type_id, NULL
-FROM reached a
-JOIN cmdb_relationship r ON r.{this_col} = a.node
-JOIN reached b ON b.node = r.{next_col}
-WHERE a.depth < %(depth)s
-"""
-
-
 def impact_analysis(
     *, ci: ConfigurationItem, direction: str = ImpactDirection.DOWNSTREAM, depth: int = 3
 ) -> ImpactResult:
@@ -144,14 +89,12 @@ def impact_analysis(
     the cap, elsewhere a portable recursive CTE.
     """
     depth = max(0, min(int(depth), MAX_IMPACT_DEPTH))
-    this_col, next_col = ("source_id", "target_id")
-    if direction == ImpactDirection.UPSTREAM:
-        this_col, next_col = next_col, this_col
-    walk = _WALK_POSTGRES if connection.vendor == "postgresql" else _WALK_PORTABLE
-    sql = (walk + _NODES_AND_EDGES).format(this_col=this_col, next_col=next_col)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, {"root": ci.pk, "depth": depth, "cap": MAX_IMPACT_NODES + 1})
-        rows = cursor.fetchall()
+    rows = sql.impact_rows(
+        root_id=ci.pk,
+        downstream=direction != ImpactDirection.UPSTREAM,
+        depth=depth,
+        cap=MAX_IMPACT_NODES + 1,
+    )
     type_slugs = dict(CIType.objects.values_list("id", "slug"))
     rel_slugs = dict(RelationshipType.objects.values_list("id", "slug"))
     nodes = sorted(

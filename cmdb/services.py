@@ -18,6 +18,7 @@ from django.utils import timezone
 from itsm.exceptions import ApplicationError, ConflictError, PermissionDeniedError  # noqa: F401 - re-exported
 from itsm.permissions import require_permission  # also imported from here by other apps
 
+from . import sql
 from .choices import CI_INITIAL_STATUSES, CI_TRANSITIONS, CIRoleKind, CIStatus, allowed_moves
 from .history import ChangeContext, diff, new_entry, record_change, record_many, snapshot
 from .identifiers import normalize_hostname, normalize_serial, normalize_uuid
@@ -627,11 +628,7 @@ def resolve_software_versions(keys: Iterable[SoftwareKey]) -> dict[SoftwareKey, 
     name_keys = {nk for nk, _ in product_keys}
 
     def load_products() -> dict[tuple[str, str], int]:
-        rows = _select_where_in(
-            f"SELECT name_key, vendor_key, id FROM {SoftwareProduct._meta.db_table}",
-            "name_key",
-            name_keys,
-        )
+        rows = sql.products_by_name_key(name_keys)
         return {(nk, vk): pid for nk, vk, pid in rows if (nk, vk) in product_keys}
 
     products = load_products()
@@ -647,11 +644,7 @@ def resolve_software_versions(keys: Iterable[SoftwareKey]) -> dict[SoftwareKey, 
     wanted = {(products[product_of[(n, v)]], ver) for n, v, ver in keys}
 
     def load_versions() -> dict[tuple[int, str], int]:
-        rows = _select_where_in(
-            f"SELECT product_id, version, id FROM {SoftwareVersion._meta.db_table}",
-            "product_id",
-            {p for p, _ in wanted},
-        )
+        rows = sql.versions_by_product({p for p, _ in wanted})
         return {(p, ver): vid for p, ver, vid in rows if (p, ver) in wanted}
 
     versions = load_versions()
@@ -666,30 +659,11 @@ def resolve_software_versions(keys: Iterable[SoftwareKey]) -> dict[SoftwareKey, 
     return {(n, v, ver): versions[(products[product_of[(n, v)]], ver)] for n, v, ver in keys}
 
 
-def _select_where_in(select: str, column: str, values: Iterable[Any]) -> list[tuple]:
-    """`select` WHERE `column` IN `values`. PostgreSQL gets one array parameter: binding and
-    planning hundreds of placeholders costs more than the query itself."""
-    values = list(values)
-    if connection.vendor == "postgresql":
-        where, params = f"{column} = ANY(%s)", [values]
-    else:
-        where, params = f"{column} IN ({', '.join(['%s'] * len(values))})", values
-    with connection.cursor() as cursor:
-        cursor.execute(f"{select} WHERE {where}", params)
-        return cursor.fetchall()
-
-
 def _install(ci: ConfigurationItem, version_ids: set[int], source: str) -> None:
     """Record versions as installed on a CI (already installed ones are left alone)."""
     if connection.vendor == "postgresql":
         # One statement with one array, no model instances: a new machine brings hundreds.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {InstalledSoftware._meta.db_table} "
-                "(ci_id, software_id, source, installed_at) "
-                "SELECT %s, v, %s, %s FROM unnest(%s::bigint[]) AS v ON CONFLICT DO NOTHING",
-                [ci.pk, source, timezone.now(), sorted(version_ids)],
-            )
+        sql.install_versions(ci_id=ci.pk, version_ids=version_ids, source=source, at=timezone.now())
         return
     InstalledSoftware.objects.bulk_create(
         [InstalledSoftware(ci=ci, software_id=v, source=source) for v in version_ids],

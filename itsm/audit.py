@@ -20,17 +20,16 @@ from __future__ import annotations
 
 import contextvars
 import datetime as dt
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth.models import User
 from django.contrib.contenttypes.models import ContentType
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models
 from django.utils import timezone
 
+from . import sql
 from .choices import ChangeSource
 from .models import AuditEntry
 
@@ -110,21 +109,6 @@ def entries_for(obj: models.Model) -> models.QuerySet[AuditEntry]:
     )
 
 
-_COPY_COLUMNS = (
-    "content_type_id",
-    "object_id",
-    "object_repr",
-    "kind",
-    "at",
-    "actor_id",
-    "actor_name",
-    "source",
-    "source_ref",
-    "reason",
-    "request_id",
-    "changes",
-)
-
 #: Below this many entries a multi-row INSERT beats COPY's extra round trips.
 COPY_FROM = 100
 
@@ -140,31 +124,7 @@ def record_many(entries: Iterable[AuditEntry]) -> None:
     if not entries:
         return
     if connection.vendor == "postgresql" and len(entries) >= COPY_FROM:
-        _copy_entries(entries)
+        sql.copy_audit_entries(entries)
     else:
         # Proxies of AuditEntry (cmdb.HistoryEntry) share its table and fields.
         AuditEntry.objects.bulk_create(entries, batch_size=1000)
-
-
-def _copy_entries(entries: list[AuditEntry]) -> None:
-    sql = f"COPY {AuditEntry._meta.db_table} ({', '.join(_COPY_COLUMNS)}) FROM STDIN"
-    if connection.queries_logged:
-        connection.queries_log.append({"sql": f"{sql} -- {len(entries)} rows", "time": "0.000"})
-    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
-        for e in entries:
-            copy.write_row(
-                (
-                    e.content_type_id,
-                    e.object_id,
-                    e.object_repr,
-                    e.kind,
-                    e.at,
-                    e.actor_id,
-                    e.actor_name,
-                    e.source,
-                    e.source_ref,
-                    e.reason,
-                    e.request_id,
-                    json.dumps(e.changes, cls=DjangoJSONEncoder),
-                )
-            )

@@ -7,7 +7,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
+
+from . import sql
 
 log = logging.getLogger("itsm.health")
 
@@ -20,8 +21,7 @@ def _error(exc: BaseException) -> dict[str, Any]:
 
 def check_database() -> dict[str, Any]:
     try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
+        sql.ping()
     except Exception as exc:  # any failure means not ready
         log.warning("readiness: database check failed: %r", exc)
         return _error(exc)

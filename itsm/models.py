@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
 from .choices import ChangeSource
@@ -37,7 +38,7 @@ class AuditEntry(models.Model):
     source_ref = models.CharField("source reference", max_length=100, blank=True)
     reason = models.TextField("reason", blank=True)
     request_id = models.CharField("request id", max_length=64, blank=True)
-    changes = models.JSONField("changes", default=dict)
+    changes = models.JSONField("changes", default=dict, encoder=DjangoJSONEncoder)
 
     class Meta:
         verbose_name = "audit entry"

@@ -47,7 +47,7 @@ slowness this import must avoid. Its format layer, tablib, loads a whole sheet i
 cannot stream an export of 100,000 CIs, nor tell which record of a file is malformed; it hands CSV
 to the standard `csv` module anyway. So files are read and written with `csv` directly, rows are
 checked against data preloaded in a fixed number of queries, and writes are bulk: new CIs through
-`services.ci_bulk_create`, changed CIs in one UPDATE per 1,000 rows (`applying._update_rows`),
+`services.ci_bulk_create`, changed CIs in one UPDATE per 1,000 rows (`cmdb.sql.update_cis`),
 new links with `bulk_create`, history entries with `record_many`. (django-import-export serves
 the admin's reference tables: departments, sites, relationship types, CI types export-only.)
 

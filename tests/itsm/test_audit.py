@@ -195,3 +195,21 @@ def test_reference_tables_edited_in_the_admin_are_recorded(admin_client, admin_u
     assert entry.changes == {"owner": {"old": "agent", "new": "people"}}
     admin_client.post(f"/admin/cmdb/fieldowner/{owner.pk}/delete/", {"post": "yes"})
     assert entries_for(owner).first().kind == "deleted"
+
+
+@pytest.mark.django_db
+def test_changes_with_dates_are_stored_by_one_entry_and_by_many():
+    """The same `changes` go through record() and record_many(): dates become ISO text."""
+    import datetime as dt
+
+    from django.contrib.auth import get_user_model
+
+    from itsm.audit import ChangeContext, entries_for, new, record, record_many
+
+    user = get_user_model().objects.create_user("dated")
+    when = dt.datetime(2026, 12, 4, 12, 0, tzinfo=dt.UTC)
+    context = ChangeContext(source="system")
+    record(obj=user, kind="updated", changes={"at": {"old": None, "new": when}}, context=context)
+    record_many([new(obj=user, kind="updated", changes={"at": {"new": when}}, context=context)] * 2)
+    stored = [e.changes["at"]["new"] for e in entries_for(user)]
+    assert stored == ["2026-12-04T12:00:00Z"] * 3

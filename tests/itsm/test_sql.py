@@ -1,0 +1,74 @@
+"""Each statement of itsm/sql.py against the ORM's answer (COPY exists on PostgreSQL only)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.db import connection, transaction
+
+from itsm import sql
+from itsm.audit import ChangeContext, new
+from itsm.models import AuditEntry
+
+pytestmark = pytest.mark.django_db
+
+
+class Rollback(Exception):
+    pass
+
+
+def after(write) -> list[tuple]:
+    """Run `write()` in a savepoint, return what it answered, then undo it."""
+    answer: list[tuple] = []
+    try:
+        with transaction.atomic():
+            answer.extend(write())
+            raise Rollback
+    except Rollback:
+        pass
+    return answer
+
+
+def test_copy_audit_entries_matches_bulk_create(make_user):
+    if connection.vendor != "postgresql":
+        pytest.skip("COPY is PostgreSQL's; bulk_create is the path elsewhere")
+    user = make_user(None)
+    at = dt.datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=dt.UTC)
+    contexts = [
+        ChangeContext(
+            actor=user, source="api", source_ref="RFC-1", reason="tab\there\nnewline", at=at
+        ),
+        ChangeContext(source="agent", source_ref="report 7", at=at),
+    ]
+    changes = [
+        {"name": {"old": "a\\b", "new": "é ' \" ,"}},
+        {"attributes": {"old": None, "new": {"n": [1, 2.5, True], "when": "2026-01-02"}}},
+    ]
+
+    def build():
+        return [
+            new(obj=user, kind="updated", changes=c, context=ctx)
+            for ctx in contexts
+            for c in changes
+        ]
+
+    columns = [*sql.AUDIT_COPY_COLUMNS]
+
+    def stored():
+        return list(AuditEntry.objects.order_by("kind", "source", "id").values_list(*columns))
+
+    def raw():
+        sql.copy_audit_entries(build())
+        return stored()
+
+    def orm():
+        AuditEntry.objects.bulk_create(build())
+        return stored()
+
+    assert after(raw) == after(orm)
+    assert len(after(raw)) == 4
+
+
+def test_ping_answers():
+    sql.ping()
