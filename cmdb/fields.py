@@ -37,10 +37,10 @@ class CIField:
         return self.column or self.name
 
 
+#: In the order of the CSV columns and the API representation.
 CI_FIELDS: tuple[CIField, ...] = (
     CIField("id", "ID", editable=False, tracked=False),
     CIField("name", "Name"),
-    CIField("description", "Description"),
     CIField("ci_type", "Type", column="ci_type__slug", natural_key="slug"),
     CIField("status", "Status", editable=False),
     CIField("managed", "Managed"),
@@ -51,6 +51,7 @@ CI_FIELDS: tuple[CIField, ...] = (
     CIField("asset_tag", "Asset tag", identifier=True),
     CIField("hostname", "Host name"),
     CIField("uuid", "UUID", identifier=True),
+    CIField("description", "Description"),
     CIField("attributes", "Attributes"),
     CIField("version", "Version", editable=False, tracked=False),
     CIField("created", "Created", editable=False, tracked=False, exported=False),

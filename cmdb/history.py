@@ -21,24 +21,13 @@ from django.db import models
 from itsm import audit, caching
 from itsm.audit import COPY_FROM, ChangeContext  # noqa: F401 - re-exported
 
+from . import fields
 from .models import ConfigurationItem, HistoryEntry
 
-#: Fields of a CI whose changes are recorded, and how they are rendered in history.
-TRACKED_FIELDS = (
-    "name",
-    "description",
-    "ci_type",
-    "status",
-    "managed",
-    "owner",
-    "department",
-    "site",
-    "serial_number",
-    "asset_tag",
-    "hostname",
-    "uuid",
-    "attributes",
-)
+#: Fields of a CI whose changes are recorded (the registry's `tracked` fields).
+TRACKED_FIELDS = fields.TRACKED
+#: Foreign keys recorded by id (the CI type is recorded by its slug).
+_BY_ID = frozenset(name for name in fields.REFERENCES if name != "ci_type")
 
 
 def _json_value(value: Any) -> Any:
@@ -57,7 +46,7 @@ def snapshot(ci: ConfigurationItem) -> dict[str, Any]:
     for name in TRACKED_FIELDS:
         if name == "ci_type":
             data[name] = ci.ci_type.slug
-        elif name in {"owner", "department", "site"}:
+        elif name in _BY_ID:
             data[name] = getattr(ci, f"{name}_id")
         else:
             data[name] = _json_value(getattr(ci, name))

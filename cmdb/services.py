@@ -18,6 +18,7 @@ from django.utils import timezone
 from itsm.exceptions import ApplicationError, ConflictError, PermissionDeniedError  # noqa: F401 - re-exported
 from itsm.permissions import require_permission  # also imported from here by other apps
 
+from . import fields as ci_fields
 from . import sql
 from .choices import CI_INITIAL_STATUSES, CI_TRANSITIONS, CIRoleKind, CIStatus, allowed_moves
 from .history import ChangeContext, diff, new_entry, record_change, record_many, snapshot
@@ -43,21 +44,8 @@ from .schemas import (  # noqa: F401 - attribute_errors and the schema check are
 )
 
 #: Fields a caller may set on create or update; status moves only through ci_transition.
-EDITABLE_FIELDS = (
-    "name",
-    "description",
-    "ci_type",
-    "managed",
-    "owner",
-    "department",
-    "site",
-    "serial_number",
-    "asset_tag",
-    "hostname",
-    "uuid",
-    "attributes",
-)
-IDENTIFIER_FIELDS = ("serial_number", "asset_tag", "uuid")
+EDITABLE_FIELDS = ci_fields.EDITABLE
+IDENTIFIER_FIELDS = ci_fields.IDENTIFIERS
 
 
 # --- helpers ------------------------------------------------------------------------------

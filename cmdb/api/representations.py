@@ -13,46 +13,12 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from .. import fields
 from ..models import ConfigurationItem
 
-CI_COLUMNS = (
-    "id",
-    "name",
-    "description",
-    "ci_type__slug",
-    "status",
-    "managed",
-    "owner__username",
-    "department__name",
-    "site__slug",
-    "serial_number",
-    "asset_tag",
-    "hostname",
-    "uuid",
-    "attributes",
-    "version",
-    "created",
-    "updated",
-)
-CI_KEYS = (
-    "id",
-    "name",
-    "description",
-    "ci_type",
-    "status",
-    "managed",
-    "owner",
-    "department",
-    "site",
-    "serial_number",
-    "asset_tag",
-    "hostname",
-    "uuid",
-    "attributes",
-    "version",
-    "created",
-    "updated",
-)
+#: The `values_list` paths of a CI's representation, and its keys, from the one registry.
+CI_COLUMNS = fields.API_COLUMNS
+CI_KEYS = fields.API_KEYS
 _CREATED, _UPDATED = CI_KEYS.index("created"), CI_KEYS.index("updated")
 
 

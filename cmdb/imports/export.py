@@ -9,8 +9,11 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from .. import fields
 from ..models import ConfigurationItem, Relationship
 from .reading import CI_COLUMNS, FORMULA_START, RELATIONSHIP_COLUMNS
+
+_MANAGED, _ATTRIBUTES = CI_COLUMNS.index("managed"), CI_COLUMNS.index("attributes")
 
 
 class _Line:
@@ -40,29 +43,15 @@ def export_cis(queryset: QuerySet[ConfigurationItem]) -> Iterator[str]:
     Streams with a database iterator: 100,000 CIs never sit in memory at once. The file
     re-imports as "unchanged" rows.
     """
-    rows = queryset.values_list(
-        "id",
-        "name",
-        "ci_type__slug",
-        "status",
-        "managed",
-        "owner__username",
-        "department__name",
-        "site__slug",
-        "serial_number",
-        "asset_tag",
-        "hostname",
-        "uuid",
-        "description",
-        "attributes",
-        "version",
-    ).iterator(chunk_size=2000)
+    rows = queryset.values_list(*fields.CSV_PATHS).iterator(chunk_size=2000)
 
     def shaped() -> Iterator[list[Any]]:
         for row in rows:
             values = list(row)
-            values[4] = "true" if values[4] else "false"
-            values[13] = json.dumps(values[13] or {}, ensure_ascii=False, sort_keys=True)
+            values[_MANAGED] = "true" if values[_MANAGED] else "false"
+            values[_ATTRIBUTES] = json.dumps(
+                values[_ATTRIBUTES] or {}, ensure_ascii=False, sort_keys=True
+            )
             yield ["" if v is None else v for v in values]
 
     return _csv_lines(CI_COLUMNS, shaped())

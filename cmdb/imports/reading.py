@@ -18,28 +18,14 @@ from django.conf import settings
 
 from itsm.exceptions import ApplicationError
 
+from .. import fields
+
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
 MAX_IMPORT_ROWS = 100_000
 #: How deep an `attributes` cell (or a JSON `attr:` cell) may nest; setting API_JSON_MAX_DEPTH, as API bodies.
 DEFAULT_MAX_JSON_DEPTH = 32
 
-CI_COLUMNS = (
-    "id",
-    "name",
-    "ci_type",
-    "status",
-    "managed",
-    "owner",
-    "department",
-    "site",
-    "serial_number",
-    "asset_tag",
-    "hostname",
-    "uuid",
-    "description",
-    "attributes",
-    "version",
-)
+CI_COLUMNS = fields.CSV_COLUMNS
 ATTR_PREFIX = "attr:"
 RELATIONSHIP_COLUMNS = ("source", "target", "type")
 #: A CI file needs these two columns to create CIs, or its match column to update only.
