@@ -14,8 +14,8 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 
+from . import fields
 from .choices import CIRoleKind, CIStatus
-from .history import TRACKED_FIELDS
 from .models import CIType, ConfigurationItem, Department, HistoryEntry, RelationshipType, Site
 
 NOTHING = "—"
@@ -90,12 +90,10 @@ class Names:
 
 
 def _label(name: str) -> str:
-    if name in TRACKED_FIELDS:
-        return str(ConfigurationItem._meta.get_field(name).verbose_name).capitalize()
-    return name.replace("_", " ").capitalize()
+    return fields.label(name)
 
 
-def _plain(value: Any) -> str:
+def plain(value: Any) -> str:
     """Any JSON value as text: nothing as "—", booleans as yes/no, nested values as
     `key: value` pairs."""
     if value is None or value == "" or value == [] or value == {}:
@@ -103,9 +101,9 @@ def _plain(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, Mapping):
-        return "; ".join(f"{k}: {_plain(v)}" for k, v in value.items())
+        return "; ".join(f"{k}: {plain(v)}" for k, v in value.items())
     if isinstance(value, list | tuple):
-        return ", ".join(_plain(v) for v in value)
+        return ", ".join(plain(v) for v in value)
     return str(value)
 
 
@@ -152,7 +150,7 @@ def display_value(name: str, value: Any, names: Names) -> str:
     if kind:
         known = getattr(names, kind).get(value)
         return known if known is not None else f"#{value} (deleted)"
-    return _plain(value)
+    return plain(value)
 
 
 def _field_lines(changes: Mapping[str, Any], names: Names, *, kind: str) -> list[Line]:
@@ -161,7 +159,7 @@ def _field_lines(changes: Mapping[str, Any], names: Names, *, kind: str) -> list
     lines = []
     for name, change in changes.items():
         if not isinstance(change, Mapping) or not {"old", "new"} & change.keys():
-            lines.append(Line(label=_label(name), text=_plain(change)))
+            lines.append(Line(label=_label(name), text=plain(change)))
             continue
         old, new = change.get("old"), change.get("new")
         if (
@@ -171,7 +169,7 @@ def _field_lines(changes: Mapping[str, Any], names: Names, *, kind: str) -> list
         ):
             old, new = old or {}, new or {}
             for key in sorted(old.keys() | new.keys(), key=str):
-                before, after = _plain(old.get(key)), _plain(new.get(key))
+                before, after = plain(old.get(key)), plain(new.get(key))
                 if before == after:
                     continue
                 if one_sided:
@@ -274,7 +272,7 @@ def readable_fields(fields: Mapping[str, Any]) -> list[Line]:
     lines = []
     for name, value in fields.items():
         if name == "attributes" and isinstance(value, Mapping):
-            lines.extend(Line(label=f"Attribute {k}", new=_plain(v)) for k, v in value.items())
+            lines.extend(Line(label=f"Attribute {k}", new=plain(v)) for k, v in value.items())
             if not value:
                 lines.append(Line(label=_label(name), new=NOTHING))
         else:

@@ -380,3 +380,17 @@ def test_ci_page_query_count_is_pinned(manager_client, make_user, agent_capable)
     assert_pinned(f"page.ci_detail.{'agent_class' if agent_capable else 'other_class'}", few)
     _populate(ci, others, make_user, 5)
     assert measure(manager_client, url) == few
+
+
+def test_nested_attributes_and_identifiers_read_as_text(manager_client):
+    """No Python dicts or raw field names on the CI page: nested values as `key: value`,
+    booleans as yes/no, field labels from the registry (UUID, not Uuid)."""
+    ci = CIFactory(
+        ci_type=server_type(),
+        uuid="627d894f-5fbb-5e94-a50e-4c61888c680e",
+        attributes={"os": "Debian", "security": {"firewall_enabled": True}},
+    )
+    page = manager_client.get(ci.get_absolute_url()).content.decode()
+    assert "firewall_enabled: yes" in page
+    assert "{&#x27;firewall_enabled&#x27;" not in page and "{'firewall_enabled'" not in page
+    assert "UUID" in page and "Uuid" not in page
