@@ -28,7 +28,11 @@ from cmdb.models import CIType, ConfigurationItem, FieldOwner
 from cmdb.selectors import field_owners  # a CMDB read; `agents.reconcile.field_owners` still works
 
 from .choices import COLLECTED_ITEM_TYPES, DiscrepancyKind, DiscrepancyStatus, EventSeverity
-from .discrepancies import close_open, open_or_refresh, open_or_refresh_many
+from .discrepancies import (
+    discrepancy_close_open,
+    discrepancy_open_or_refresh,
+    discrepancy_open_or_refresh_many,
+)
 from .inventory.identity import identity_keys, normalize_hostname
 from .matching import (  # noqa: F401  (re-exported: importable from here as before)
     DEFAULT_MATCH_RULES,
@@ -280,7 +284,7 @@ def _apply_software(
             )
             for item in change["added"]
         ]
-        open_or_refresh_many(
+        discrepancy_open_or_refresh_many(
             ci=ci,
             kind=DiscrepancyKind.UNAPPROVED_SOFTWARE,
             found=found,
@@ -323,7 +327,7 @@ def _apply_events(ci: ConfigurationItem, events: list[dict], report: InventoryRe
 
 def _raise(ci, kind: str, key: str, message: str, detail: dict, out: Outcome) -> str:
     """Open a discrepancy (raising an incident if the agent's policy says so), or refresh it."""
-    open_or_refresh(
+    discrepancy_open_or_refresh(
         ci=ci,
         kind=kind,
         key=key,
@@ -507,7 +511,7 @@ def _reconcile(
             )
         )
     if not is_new:
-        close_open(
+        discrepancy_close_open(
             ci=ci,
             kind=DiscrepancyKind.STALE,
             status=DiscrepancyStatus.RESOLVED,

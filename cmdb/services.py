@@ -614,7 +614,7 @@ def _software_key(item: Mapping[str, Any]) -> SoftwareKey:
     )
 
 
-def resolve_software_versions(keys: Iterable[SoftwareKey]) -> dict[SoftwareKey, int]:
+def software_versions_resolve(keys: Iterable[SoftwareKey]) -> dict[SoftwareKey, int]:
     """Map (name, vendor, version) to catalogue version ids, creating what is missing.
 
     Products are unique by (lower(name), lower(vendor)); a handful of queries whatever the
@@ -711,7 +711,7 @@ def software_replace(
     if not added and not removed:
         return {"added": [], "removed": []}
     InstalledSoftware.objects.filter(pk__in=[row[0] for row in removed]).delete()
-    version_ids = resolve_software_versions(added)
+    version_ids = software_versions_resolve(added)
     _install(ci, set(version_ids.values()), context.source)
     change = {
         "added": _describe(added),

@@ -52,11 +52,11 @@ def test_crash_half_way_loses_nothing_and_the_sweep_finishes(client, monkeypatch
     assert HistoryEntry.objects.count() == 0
 
     monkeypatch.undo()
-    assert services.sweep_inbox(older_than_seconds=0) == 1
+    assert services.inbox_sweep(older_than_seconds=0) == 1
     report.refresh_from_db()
     assert report.status == ReportStatus.PROCESSED
     assert ConfigurationItem.objects.count() == 1
-    assert services.sweep_inbox(older_than_seconds=0) == 0
+    assert services.inbox_sweep(older_than_seconds=0) == 0
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -71,7 +71,7 @@ def test_broker_down_keeps_the_report_for_the_sweep(client, monkeypatch):
     assert agent.post(client, native_report()).status_code == 202
     assert InventoryReport.objects.get().status == ReportStatus.RECEIVED
     monkeypatch.undo()
-    services.sweep_inbox(older_than_seconds=0)
+    services.inbox_sweep(older_than_seconds=0)
     assert InventoryReport.objects.get().status == ReportStatus.PROCESSED
 
 
@@ -88,7 +88,7 @@ def test_two_reports_of_one_new_machine_at_the_same_moment_make_one_ci():
     def process(report_id):
         try:
             barrier.wait()
-            services.process_report(report_id=report_id)
+            services.report_process(report_id=report_id)
         except Exception as exc:
             errors.append(exc)
         finally:
