@@ -146,16 +146,21 @@ def report_accept(*, verified: VerifiedRequest, document: Any) -> InventoryRepor
     agent = verified.agent
     fmt = document.get("format") if isinstance(document, dict) else None
     state_id = None
-    if fmt in SUPPORTED_FORMATS:
+    if isinstance(fmt, str) and fmt in SUPPORTED_FORMATS:
         state_id = _unchanged_state_id(agent, content_digest(document))
+    now = timezone.now()
+    settled: dict[str, Any] = {}
     if state_id:
+        ci_id = agent.ci_id
+        # Only a bound key has an unchanged state (`_unchanged_state_id`), for a known format.
+        assert isinstance(fmt, str) and ci_id is not None
         validate_volatile_parts(document, fmt)
+        settled = _processed_unchanged_fields(ci_id, now)
     else:
         fmt = validate_report(document)
     collected_at = None
     if isinstance(document.get("collected_at"), str):
         collected_at = parse_datetime(document["collected_at"])
-    now = timezone.now()
     report = InventoryReport(
         agent=agent,
         received_at=now,
@@ -164,7 +169,7 @@ def report_accept(*, verified: VerifiedRequest, document: Any) -> InventoryRepor
         size=len(verified.body),
         format=fmt,
         collected_at=collected_at,
-        **(_processed_unchanged_fields(agent.ci_id, now) if state_id else {}),
+        **settled,
     )
     _insert_report(report)
     agent_touch(agent, report=True)
@@ -410,8 +415,10 @@ def _apply_unchanged(report: InventoryReport, digest: str) -> bool:
     state_id = _unchanged_state_id(agent, digest, unless_waiting=False)
     if state_id is None:
         return False
+    ci_id = agent.ci_id
+    assert ci_id is not None  # only a bound key has an unchanged state
     _move_last_report(state_id, report)
-    _mark_processed(report, ci_id=agent.ci_id, summary=_unchanged_summary(agent.ci_id))
+    _mark_processed(report, ci_id=ci_id, summary=_unchanged_summary(ci_id))
     return True
 
 
@@ -428,6 +435,7 @@ def stale_ci_audit(*, now: dt.datetime | None = None) -> int:
         last = agent.last_report_at or agent.enrolled_at
         if now - last <= limit:
             continue
+        assert agent.ci is not None  # the query keeps bound agents only
         _, created = discrepancy_open_or_refresh(
             ci=agent.ci,
             kind=DiscrepancyKind.STALE,
