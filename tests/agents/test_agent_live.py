@@ -16,7 +16,7 @@ from cmdb.history import ChangeContext
 from cmdb.models import ConfigurationItem, InstalledSoftware
 from itsm import roles
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)  # reference data: conftest
 
 
 def closed_port() -> int:

@@ -35,7 +35,7 @@ def store(agent, document) -> InventoryReport:
     )
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)  # reference data comes back through conftest
 def test_crash_half_way_loses_nothing_and_the_sweep_finishes(client, monkeypatch):
     agent = make_agent()
 
@@ -59,7 +59,7 @@ def test_crash_half_way_loses_nothing_and_the_sweep_finishes(client, monkeypatch
     assert services.inbox_sweep(older_than_seconds=0) == 0
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)  # reference data comes back through conftest
 def test_broker_down_keeps_the_report_for_the_sweep(client, monkeypatch):
     from agents import tasks
 
@@ -76,7 +76,7 @@ def test_broker_down_keeps_the_report_for_the_sweep(client, monkeypatch):
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)  # reference data comes back through conftest
 def test_two_reports_of_one_new_machine_at_the_same_moment_make_one_ci():
     if connection.vendor != "postgresql":
         pytest.skip("row and advisory locks need PostgreSQL; SQLite serialises writers anyway")
@@ -111,7 +111,7 @@ def test_two_reports_of_one_new_machine_at_the_same_moment_make_one_ci():
 
 @pytest.mark.postgres
 @pytest.mark.slow
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)  # reference data comes back through conftest
 def test_a_real_celery_worker_processes_stored_reports(client, settings):
     broker = os.environ.get("CELERY_BROKER_URL")
     if connection.vendor != "postgresql" or not broker:

@@ -16,7 +16,7 @@ from tests.factories import SYSTEM, CIFactory, server_type
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)  # reference data comes back through conftest
 def test_two_people_adding_roles_at_once_both_count(make_user, monkeypatch):
     if connection.vendor != "postgresql":
         pytest.skip("row locks need PostgreSQL; SQLite serialises writers anyway")
