@@ -24,7 +24,7 @@ from .choices import AgentStatus, DiscrepancyKind, DiscrepancyStatus, RejectionR
 from .models import Agent, Discrepancy, InventoryReport, SecurityEvent
 from .reconcile import Hold, reconcile
 from .schema import content_digest
-from .services import check_report_move, mark_processed, report_mark_rejected
+from .services import check_report_move, report_mark_processed, report_mark_rejected
 
 __all__ = ["binding_approve", "binding_refuse", "report_hold"]
 
@@ -183,7 +183,7 @@ def _apply(report: InventoryReport, agent: Agent, ci: ConfigurationItem) -> None
         digest=content_digest(document),
         approved_ci=ci,
     )
-    mark_processed(report, ci_id=outcome.ci_id, summary=outcome.as_dict())
+    report_mark_processed(report, ci_id=outcome.ci_id, summary=outcome.as_dict())
 
 
 @transaction.atomic

@@ -396,7 +396,7 @@ def _mark_processed(report: InventoryReport, *, ci_id: int | None, summary: dict
     report.save(update_fields=["status", "processed_at", "attempts", "ci", "summary", "error"])
 
 
-mark_processed = _mark_processed
+report_mark_processed = _mark_processed
 
 
 def report_mark_rejected(report: InventoryReport, error: str) -> None:
