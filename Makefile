@@ -34,6 +34,7 @@ test: install
 	DEBUG=$${DEBUG:-1} $(PY) manage.py makemigrations --check --dry-run
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	DEBUG=$${DEBUG:-1} $(VENV)/bin/mypy
 	DEBUG=$${DEBUG:-1} $(PY) -m pytest $(PYTEST_ARGS)
 
 ## make test-sqlite: the suite again on the SQLite fallback (no PostgreSQL, no Redis, eager tasks)

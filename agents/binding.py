@@ -24,9 +24,9 @@ from .choices import AgentStatus, DiscrepancyKind, DiscrepancyStatus, RejectionR
 from .models import Agent, Discrepancy, InventoryReport, SecurityEvent
 from .reconcile import Hold, reconcile
 from .schema import content_digest
-from .services import check_report_move, mark_processed, mark_rejected
+from .services import check_report_move, report_mark_processed, report_mark_rejected
 
-__all__ = ["approve_binding", "hold_report", "refuse_binding"]
+__all__ = ["binding_approve", "binding_refuse", "report_hold"]
 
 
 def _log(*, reason: str, key_id: str, detail: str, path: str, status_code: int) -> None:
@@ -40,11 +40,11 @@ def _log(*, reason: str, key_id: str, detail: str, path: str, status_code: int) 
     )
 
 
-def hold_report(*, report: InventoryReport, hold: Hold) -> Discrepancy:
+def report_hold(*, report: InventoryReport, hold: Hold) -> Discrepancy:
     """received/failed → held: the report changes nothing; open (or see again) the key's identity
     discrepancy on the CI it describes and, when newly opened, write a security-log entry.
 
-    Called by `services.process_report` inside its transaction, the report row locked."""
+    Called by `services.report_process` inside its transaction, the report row locked."""
     agent = report.agent
     check_report_move(report.status, ReportStatus.HELD)
     report.status = ReportStatus.HELD
@@ -58,7 +58,7 @@ def hold_report(*, report: InventoryReport, hold: Hold) -> Discrepancy:
         "reason": hold.reason,
     }
     report.save(update_fields=["status", "attempts", "error", "summary"])
-    item, opened = discrepancies.open_or_refresh(
+    item, opened = discrepancies.discrepancy_open_or_refresh(
         ci=hold.ci,
         kind=DiscrepancyKind.IDENTITY_HOLD,
         key=agent.key_id,
@@ -101,7 +101,7 @@ def _held_reports(agent_id: int, ci_id: int) -> list[InventoryReport]:
 
 
 @transaction.atomic
-def approve_binding(*, context: ChangeContext, discrepancy_id: int, note: str = "") -> Discrepancy:
+def binding_approve(*, context: ChangeContext, discrepancy_id: int, note: str = "") -> Discrepancy:
     """Approve a held report's binding: the key is bound to the CI (any other key bound to it is
     unbound; a collector reporting a device without an agent is its source and stays unbound)
     and the latest held report is applied; earlier held ones are rejected as superseded."""
@@ -157,11 +157,11 @@ def approve_binding(*, context: ChangeContext, discrepancy_id: int, note: str = 
     if held:
         *older, latest = held
         for report in older:
-            mark_rejected(
+            report_mark_rejected(
                 report, f"Superseded by report {latest.pk} when the binding was approved."
             )
         _apply(latest, agent, ci)
-    discrepancies.move(
+    discrepancies.discrepancy_move(
         item,
         DiscrepancyStatus.RESOLVED,
         actor=context.actor,
@@ -183,11 +183,11 @@ def _apply(report: InventoryReport, agent: Agent, ci: ConfigurationItem) -> None
         digest=content_digest(document),
         approved_ci=ci,
     )
-    mark_processed(report, ci_id=outcome.ci_id, summary=outcome.as_dict())
+    report_mark_processed(report, ci_id=outcome.ci_id, summary=outcome.as_dict())
 
 
 @transaction.atomic
-def refuse_binding(*, context: ChangeContext, discrepancy_id: int, note: str = "") -> Discrepancy:
+def binding_refuse(*, context: ChangeContext, discrepancy_id: int, note: str = "") -> Discrepancy:
     """Refuse a held report's binding: the key's held reports for this CI are rejected, nothing in
     the CMDB changes, the discrepancy is closed as refused."""
     require_permission(context, "agents.bind_agent")
@@ -197,7 +197,7 @@ def refuse_binding(*, context: ChangeContext, discrepancy_id: int, note: str = "
     who = getattr(context.actor, "username", "the system")
     if agent is not None:
         for report in _held_reports(agent.pk, item.ci_id):
-            mark_rejected(report, f"Binding to CI {item.ci_id} refused by {who}.")
+            report_mark_rejected(report, f"Binding to CI {item.ci_id} refused by {who}.")
     _log(
         reason=RejectionReason.BINDING_REFUSED,
         key_id=item.key,
@@ -206,7 +206,7 @@ def refuse_binding(*, context: ChangeContext, discrepancy_id: int, note: str = "
         path=f"agents/discrepancies/{item.pk}/refuse-binding/",
         status_code=200,
     )
-    discrepancies.move(
+    discrepancies.discrepancy_move(
         item,
         DiscrepancyStatus.REFUSED,
         actor=context.actor,

@@ -229,7 +229,7 @@ def _approve_if_held(report_id: int, context: ChangeContext) -> None:
         status=DiscrepancyStatus.OPEN,
         key=report.agent.key_id,
     )
-    binding.approve_binding(
+    binding.binding_approve(
         context=replace(context, reason="demo: the machine's agent, installed by IT"),
         discrepancy_id=hold.pk,
     )
@@ -248,7 +248,7 @@ def seed_agents(**_: Any) -> dict[str, int]:
         if machine.agent_name in existing:
             continue
         key = Ed25519PrivateKey.generate()
-        secret, _ = services.create_enrollment_token(
+        secret, _ = services.enrollment_token_create(
             context=context, expires_in_hours=1, auto_approve=True, note="demo agent"
         )
         body = json.dumps(
@@ -271,7 +271,7 @@ def seed_agents(**_: Any) -> dict[str, int]:
                 raise DemoAgentError(f"report of {machine.agent_name}: {response.data}")
             # Processed now, whatever the broker: a queued copy finds it done (SKIP LOCKED).
             report_id = response.data["report_id"]
-            services.process_report(report_id=report_id)
+            services.report_process(report_id=report_id)
             _approve_if_held(report_id, context)
             created["reports"] += 1
     created["discrepancies"] = max(

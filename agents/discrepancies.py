@@ -33,7 +33,9 @@ def check_move(from_status: str, to_status: str) -> None:
         raise ApplicationError(f"A discrepancy cannot move from {from_status} to {to_status}.")
 
 
-def move(item: Discrepancy, to_status: str, *, actor=None, resolution: str = "") -> None:
+def discrepancy_move(
+    item: Discrepancy, to_status: str, *, actor=None, resolution: str = ""
+) -> None:
     """Close one discrepancy (locked by the caller): check the move, save status and who/when."""
     check_move(item.status, to_status)
     item.status, item.resolution = to_status, resolution
@@ -41,7 +43,9 @@ def move(item: Discrepancy, to_status: str, *, actor=None, resolution: str = "")
     item.save(update_fields=["status", "resolution", "resolved_by", "resolved_at"])
 
 
-def close_open(*, ci: ConfigurationItem, kind: str, status: str, resolution: str) -> int:
+def discrepancy_close_open(
+    *, ci: ConfigurationItem, kind: str, status: str, resolution: str
+) -> int:
     """Close every open discrepancy of this kind on the CI (by the system: no actor), in one
     UPDATE; only open ones are touched, so every row makes an allowed move. Returns how many."""
     check_move(DiscrepancyStatus.OPEN, status)
@@ -50,7 +54,7 @@ def close_open(*, ci: ConfigurationItem, kind: str, status: str, resolution: str
     )
 
 
-def open_or_refresh(
+def discrepancy_open_or_refresh(
     *,
     ci: ConfigurationItem,
     kind: str,
@@ -61,7 +65,7 @@ def open_or_refresh(
     report: InventoryReport | None = None,
 ) -> tuple[Discrepancy, bool]:
     """Refresh the open discrepancy of this kind and key, or open one; returns (item, opened)."""
-    return open_or_refresh_many(
+    return discrepancy_open_or_refresh_many(
         ci=ci,
         kind=kind,
         found=[(key, message, detail)],
@@ -70,7 +74,7 @@ def open_or_refresh(
     )[0]
 
 
-def open_or_refresh_many(
+def discrepancy_open_or_refresh_many(
     *,
     ci: ConfigurationItem,
     kind: str,
@@ -78,7 +82,7 @@ def open_or_refresh_many(
     raise_incident: bool = False,
     report: InventoryReport | None = None,
 ) -> list[tuple[Discrepancy, bool]]:
-    """`open_or_refresh` for several keys of one kind at once, (key, message, detail) each,
+    """`discrepancy_open_or_refresh` for several keys of one kind at once, (key, message, detail) each,
     seen in `report`: one query for those already open, one UPDATE for those seen again as
     they were (one each for those whose message or detail changed), one INSERT for the new."""
     now = timezone.now()
@@ -140,9 +144,9 @@ def open_or_refresh_many(
 
 def _raise_incident(item: Discrepancy, ci: ConfigurationItem) -> None:
     from incidents.choices import Source
-    from incidents.services import open_incident
+    from incidents.services import incident_open
 
-    item.incident = open_incident(
+    item.incident = incident_open(
         context=ChangeContext(
             actor=None, source=ChangeSource.SYSTEM, source_ref=f"discrepancy:{item.pk}"
         ),

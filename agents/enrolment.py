@@ -34,7 +34,7 @@ def hash_token(token: str) -> str:
 
 
 @transaction.atomic
-def create_enrollment_token(
+def enrollment_token_create(
     *,
     context: ChangeContext,
     expires_in_hours: float = 24,
@@ -65,7 +65,7 @@ def create_enrollment_token(
 
 
 @transaction.atomic
-def enroll_agent(
+def agent_enroll(
     *, enrollment_token: str, name: str, public_key: str, remote_addr: str | None = None
 ) -> Agent:
     """Register an agent's public key with a one-time token; it lands pending or active per the token."""
@@ -120,7 +120,7 @@ def _move(agent: Agent, to_status: str) -> None:
 
 
 @transaction.atomic
-def approve_agent(*, context: ChangeContext, agent_id: int) -> Agent:
+def agent_approve(*, context: ChangeContext, agent_id: int) -> Agent:
     """Let a pending agent report."""
     require_permission(context, "agents.enroll_agent")
     agent = Agent.objects.select_for_update().get(pk=agent_id)
@@ -137,7 +137,7 @@ def approve_agent(*, context: ChangeContext, agent_id: int) -> Agent:
 
 
 @transaction.atomic
-def revoke_agent(*, context: ChangeContext, agent_id: int) -> Agent:
+def agent_revoke(*, context: ChangeContext, agent_id: int) -> Agent:
     """Revoke an agent's key for good; its requests are refused from now on."""
     require_permission(context, "agents.revoke_agent")
     agent = Agent.objects.select_for_update().get(pk=agent_id)
@@ -150,7 +150,7 @@ def revoke_agent(*, context: ChangeContext, agent_id: int) -> Agent:
 
 
 @transaction.atomic
-def update_agent(
+def agent_update(
     *, context: ChangeContext, agent_id: int, group: AgentGroup | None, is_collector: bool
 ) -> Agent:
     """Set an agent's policy and its collector flag (CMDB Manager: `agents.change_agent`).
@@ -179,11 +179,11 @@ def rotation_message(key_id: str, new_public_key: str) -> bytes:
 
 
 @transaction.atomic
-def rotate_key(*, verified: VerifiedRequest, new_public_key: str, proof: str) -> Agent:
+def agent_rotate_key(*, verified: VerifiedRequest, new_public_key: str, proof: str) -> Agent:
     """Replace an agent's key: the request is signed with the old key and `proof` with the new one."""
-    from .services import consume_nonce
+    from .services import nonce_consume
 
-    consume_nonce(verified)
+    nonce_consume(verified)
     try:
         raw = decode_public_key(new_public_key)
         Ed25519PublicKey.from_public_bytes(raw).verify(

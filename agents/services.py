@@ -31,18 +31,18 @@ from .choices import (
     RejectionReason,
     ReportStatus,
 )
-from .discrepancies import open_or_refresh
+from .discrepancies import discrepancy_open_or_refresh
 from .enrolment import (  # noqa: F401  (re-exported: the public names stay importable here)
     ROTATION_PROOF_PREFIX,
-    approve_agent,
-    create_enrollment_token,
+    agent_approve,
+    agent_enroll,
+    agent_revoke,
+    agent_rotate_key,
+    agent_update,
     default_group,
-    enroll_agent,
+    enrollment_token_create,
     hash_token,
-    revoke_agent,
-    rotate_key,
     rotation_message,
-    update_agent,
 )
 from .models import (
     Agent,
@@ -63,7 +63,7 @@ SECURITY_LOG_BURST = (
 # --- security log -------------------------------------------------------------------------
 
 
-def record_rejection(
+def rejection_record(
     *,
     reason: str,
     status_code: int,
@@ -112,7 +112,7 @@ def record_rejection(
 MAX_ATTEMPTS = 10
 
 
-def consume_nonce(verified: VerifiedRequest) -> None:
+def nonce_consume(verified: VerifiedRequest) -> None:
     """Remember the nonce; a second use within the window is a replay (401). Call in a transaction.
 
     One INSERT … ON CONFLICT DO NOTHING (`agents.sql.insert_nonce`): no savepoint round trips.
@@ -125,7 +125,7 @@ def consume_nonce(verified: VerifiedRequest) -> None:
         )
 
 
-def touch_agent(agent: Agent, *, report: bool = False) -> None:
+def agent_touch(agent: Agent, *, report: bool = False) -> None:
     """Record the agent's last contact: one UPDATE of those columns, no read of the row."""
     now = timezone.now()
     fields = {"last_seen": now, "last_report_at": now} if report else {"last_seen": now}
@@ -133,7 +133,7 @@ def touch_agent(agent: Agent, *, report: bool = False) -> None:
 
 
 @transaction.atomic
-def accept_report(*, verified: VerifiedRequest, document: Any) -> InventoryReport:
+def report_accept(*, verified: VerifiedRequest, document: Any) -> InventoryReport:
     """Validate and store the raw report durably (with its nonce); queue its processing.
 
     A report that says exactly what the machine said last time, for a CI nobody changed since
@@ -142,20 +142,25 @@ def accept_report(*, verified: VerifiedRequest, document: Any) -> InventoryRepor
     content is then the content of a report that passed the schema, so only the keys outside
     the digest are validated. Raises ReportInvalid (nothing is written) for a bad report.
     """
-    consume_nonce(verified)
+    nonce_consume(verified)
     agent = verified.agent
     fmt = document.get("format") if isinstance(document, dict) else None
     state_id = None
-    if fmt in SUPPORTED_FORMATS:
+    if isinstance(fmt, str) and fmt in SUPPORTED_FORMATS:
         state_id = _unchanged_state_id(agent, content_digest(document))
+    now = timezone.now()
+    settled: dict[str, Any] = {}
     if state_id:
+        ci_id = agent.ci_id
+        # Only a bound key has an unchanged state (`_unchanged_state_id`), for a known format.
+        assert isinstance(fmt, str) and ci_id is not None
         validate_volatile_parts(document, fmt)
+        settled = _processed_unchanged_fields(ci_id, now)
     else:
         fmt = validate_report(document)
     collected_at = None
     if isinstance(document.get("collected_at"), str):
         collected_at = parse_datetime(document["collected_at"])
-    now = timezone.now()
     report = InventoryReport(
         agent=agent,
         received_at=now,
@@ -164,10 +169,10 @@ def accept_report(*, verified: VerifiedRequest, document: Any) -> InventoryRepor
         size=len(verified.body),
         format=fmt,
         collected_at=collected_at,
-        **(_processed_unchanged_fields(agent.ci_id, now) if state_id else {}),
+        **settled,
     )
     _insert_report(report)
-    touch_agent(agent, report=True)
+    agent_touch(agent, report=True)
     if state_id:
         _move_last_report(state_id, report)
         return report
@@ -244,7 +249,7 @@ def _enqueue(task, report_id: int) -> None:
         )
 
 
-def sweep_inbox(*, older_than_seconds: int = 120, limit: int = 500) -> int:
+def inbox_sweep(*, older_than_seconds: int = 120, limit: int = 500) -> int:
     """Re-queue reports still waiting (a crashed worker, a lost message, a broker outage)."""
     from .tasks import process_report_task
 
@@ -262,7 +267,7 @@ def sweep_inbox(*, older_than_seconds: int = 120, limit: int = 500) -> int:
     return len(ids)
 
 
-def purge_old_reports(*, days: int | None = None) -> int:
+def report_purge_old(*, days: int | None = None) -> int:
     """Delete applied reports older than the retention period (AGENT_REPORT_RETENTION_DAYS),
     keeping each CI's latest; what they changed stays in the CMDB history."""
     days = days if days is not None else settings.AGENT_REPORT_RETENTION_DAYS
@@ -275,7 +280,7 @@ def purge_old_reports(*, days: int | None = None) -> int:
     return deleted
 
 
-def purge_nonces() -> int:
+def nonce_purge() -> int:
     """Forget nonces older than twice the signature window: `created` checks refuse them anyway."""
     cutoff = timezone.now() - dt.timedelta(seconds=2 * settings.AGENT_SIGNATURE_WINDOW_SECONDS)
     deleted, _ = Nonce.objects.filter(created__lt=cutoff).delete()
@@ -286,7 +291,7 @@ def purge_nonces() -> int:
 
 
 @transaction.atomic
-def close_discrepancy(
+def discrepancy_close(
     *, context: ChangeContext, discrepancy_id: int, status: str, resolution: str = ""
 ) -> Discrepancy:
     """Resolve (fixed) or accept (expected) an open discrepancy."""
@@ -300,7 +305,7 @@ def close_discrepancy(
         raise ApplicationError(
             "A held report is settled by approving or refusing the binding, not by closing it."
         )
-    discrepancies.move(item, status, actor=context.actor, resolution=resolution)
+    discrepancies.discrepancy_move(item, status, actor=context.actor, resolution=resolution)
     changes = {"status": {"old": DiscrepancyStatus.OPEN, "new": status}, "resolution": resolution}
     record(obj=item, kind="closed", changes=changes, context=context)
     return item
@@ -309,7 +314,7 @@ def close_discrepancy(
 # --- processing ---------------------------------------------------------------------------
 
 
-def process_report(*, report_id: int) -> InventoryReport | None:
+def report_process(*, report_id: int) -> InventoryReport | None:
     """Apply a stored report to the CMDB, once: a second run finds it processed and does nothing.
 
     The report row is locked (SKIP LOCKED: another worker already has it) and everything is
@@ -320,7 +325,7 @@ def process_report(*, report_id: int) -> InventoryReport | None:
     plain key reporting a network device) is marked rejected with the reason; an unexpected
     error marks it failed for a retry.
     """
-    from .binding import hold_report
+    from .binding import report_hold
     from .inventory import InventoryFormatError, normalize_report
     from .reconcile import IdentityMismatch, ReportHeld, reconcile
 
@@ -345,12 +350,12 @@ def process_report(*, report_id: int) -> InventoryReport | None:
                     report=report, normalized=normalized, agent=report.agent, digest=digest
                 )
             except ReportHeld as held:
-                hold_report(report=report, hold=held.hold)
+                report_hold(report=report, hold=held.hold)
                 return report
             except (InventoryFormatError, IdentityMismatch, ValueError) as exc:
-                mark_rejected(report, str(exc))
+                report_mark_rejected(report, str(exc))
                 if isinstance(exc, IdentityMismatch):
-                    record_rejection(
+                    rejection_record(
                         reason=RejectionReason.IDENTITY,
                         status_code=202,
                         path="agents/reports/",
@@ -391,10 +396,10 @@ def _mark_processed(report: InventoryReport, *, ci_id: int | None, summary: dict
     report.save(update_fields=["status", "processed_at", "attempts", "ci", "summary", "error"])
 
 
-mark_processed = _mark_processed
+report_mark_processed = _mark_processed
 
 
-def mark_rejected(report: InventoryReport, error: str) -> None:
+def report_mark_rejected(report: InventoryReport, error: str) -> None:
     """received/failed/held → rejected: the report can never apply (bad content, refused)."""
     check_report_move(report.status, ReportStatus.REJECTED)
     report.status, report.error = ReportStatus.REJECTED, error[:2000]
@@ -410,12 +415,14 @@ def _apply_unchanged(report: InventoryReport, digest: str) -> bool:
     state_id = _unchanged_state_id(agent, digest, unless_waiting=False)
     if state_id is None:
         return False
+    ci_id = agent.ci_id
+    assert ci_id is not None  # only a bound key has an unchanged state
     _move_last_report(state_id, report)
-    _mark_processed(report, ci_id=agent.ci_id, summary=_unchanged_summary(agent.ci_id))
+    _mark_processed(report, ci_id=ci_id, summary=_unchanged_summary(ci_id))
     return True
 
 
-def audit_stale_cis(*, now: dt.datetime | None = None) -> int:
+def stale_ci_audit(*, now: dt.datetime | None = None) -> int:
     """Open a `stale` discrepancy for each managed CI whose agent missed N report intervals."""
     now = now or timezone.now()
     opened = 0
@@ -428,7 +435,8 @@ def audit_stale_cis(*, now: dt.datetime | None = None) -> int:
         last = agent.last_report_at or agent.enrolled_at
         if now - last <= limit:
             continue
-        _, created = open_or_refresh(
+        assert agent.ci is not None  # the query keeps bound agents only
+        _, created = discrepancy_open_or_refresh(
             ci=agent.ci,
             kind=DiscrepancyKind.STALE,
             key="",

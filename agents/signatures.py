@@ -3,7 +3,7 @@ Content-Digest, through the http-message-signatures library.
 
 Everything here runs before a byte of the body is parsed as JSON: size, content type,
 signature headers, key status, signature, `created` window and digest. The nonce is checked
-last, inside the caller's transaction (see services.consume_nonce), so a refused request
+last, inside the caller's transaction (see services.nonce_consume), so a refused request
 writes nothing.
 """
 

@@ -131,7 +131,7 @@ def agent_update(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         return _render_agent(request, agent.pk, form, status=400)
     try:
-        services.update_agent(
+        services.agent_update(
             context=ui_context(request),
             agent_id=agent.pk,
             group=form.cleaned_data["group"],
@@ -149,7 +149,7 @@ def agent_update(request: HttpRequest, pk: int) -> HttpResponse:
 def agent_approve(request: HttpRequest, pk: int) -> HttpResponse:
     agent = get_object_or_404(Agent, pk=pk)
     try:
-        services.approve_agent(context=ui_context(request), agent_id=agent.pk)
+        services.agent_approve(context=ui_context(request), agent_id=agent.pk)
     except ApplicationError as exc:
         messages.error(request, exc.message)
     else:
@@ -162,7 +162,7 @@ def agent_approve(request: HttpRequest, pk: int) -> HttpResponse:
 def agent_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     agent = get_object_or_404(Agent, pk=pk)
     try:
-        services.revoke_agent(context=ui_context(request), agent_id=agent.pk)
+        services.agent_revoke(context=ui_context(request), agent_id=agent.pk)
     except ApplicationError as exc:
         messages.error(request, exc.message)
     else:
@@ -186,7 +186,7 @@ def token_list(request: HttpRequest) -> HttpResponse:
     if form.is_bound and form.is_valid():
         data = form.cleaned_data
         try:
-            secret, token = services.create_enrollment_token(
+            secret, token = services.enrollment_token_create(
                 context=ui_context(request),
                 expires_in_hours=data["expires_in_hours"],
                 auto_approve=data["auto_approve"],
@@ -356,7 +356,7 @@ def discrepancy_close(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, "Choose to resolve or to accept the discrepancy.")
     else:
         try:
-            services.close_discrepancy(
+            services.discrepancy_close(
                 context=ui_context(request),
                 discrepancy_id=item.pk,
                 status=form.cleaned_data["status"],
@@ -375,7 +375,7 @@ def discrepancy_close(request: HttpRequest, pk: int) -> HttpResponse:
 def discrepancy_binding(request: HttpRequest, pk: int, decision: str) -> HttpResponse:
     """Approve or refuse the binding a held report asks for (identity_hold discrepancies)."""
     item = get_object_or_404(Discrepancy.objects.select_related("ci"), pk=pk)
-    service = binding.approve_binding if decision == "approve" else binding.refuse_binding
+    service = binding.binding_approve if decision == "approve" else binding.binding_refuse
     try:
         service(
             context=ui_context(request),

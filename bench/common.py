@@ -222,11 +222,11 @@ def ensure_api_token(url: str) -> str:
     from django.contrib.auth.models import Group
 
     from itsm.roles import CMDB_MANAGER
-    from itsm.tokens import create_api_token
+    from itsm.tokens import api_token_create
 
     user, _ = get_user_model().objects.get_or_create(username=BENCH_USERNAME)
     user.groups.add(Group.objects.get(name=CMDB_MANAGER))
-    key, _ = create_api_token(actor=user, user=user, name="bench")  # keys are stored hashed
+    key, _ = api_token_create(actor=user, user=user, name="bench")  # keys are stored hashed
     return key
 
 

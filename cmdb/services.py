@@ -11,31 +11,25 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
-from django.utils import timezone
 
 from itsm.exceptions import ApplicationError, ConflictError, PermissionDeniedError  # noqa: F401 - re-exported
 from itsm.permissions import require_permission  # also imported from here by other apps
 
 from . import fields as ci_fields
-from . import sql
-from .choices import CI_INITIAL_STATUSES, CI_TRANSITIONS, CIRoleKind, CIStatus, allowed_moves
+from .choices import CI_INITIAL_STATUSES, CI_TRANSITIONS, CIStatus, allowed_moves
 from .history import ChangeContext, diff, new_entry, record_change, record_many, snapshot
 from .identifiers import normalize_hostname, normalize_serial, normalize_uuid
+from .locks import lock_ci as _lock_ci
 from .models import (
-    CIRole,
     CIType,
     ConfigurationItem,
     HistoryEntry,
-    InstalledSoftware,
     Relationship,
-    RelationshipType,
-    SoftwareProduct,
-    SoftwareVersion,
     StatusChange,
-    software_key,
 )
+from .relationship_services import _relationship_repr
 from .schemas import (  # noqa: F401 - attribute_errors and the schema check are offered here too
     _validators,
     attribute_errors,
@@ -140,18 +134,6 @@ def _save_unique(ci: ConfigurationItem) -> None:
         raise ValidationError(
             {field: [f"Another CI already has this {field.replace('_', ' ')}."]}
         ) from exc
-
-
-def _lock_ci(ci_id: int) -> ConfigurationItem:
-    try:
-        # of=("self",): lock the CI row only, not its type's row, which every CI of the type shares.
-        return (
-            ConfigurationItem.objects.select_for_update(of=("self",))
-            .select_related("ci_type")
-            .get(pk=ci_id)
-        )
-    except ConfigurationItem.DoesNotExist as exc:
-        raise ApplicationError(f"CI {ci_id} does not exist.") from exc
 
 
 # --- configuration items ------------------------------------------------------------------
@@ -462,261 +444,20 @@ def ci_delete(*, context: ChangeContext, ci_id: int) -> None:
     ci.delete()
 
 
-# --- roles --------------------------------------------------------------------------------
-
-
-@transaction.atomic
-def ci_set_roles(
-    *, context: ChangeContext, ci_id: int, roles: Iterable[tuple[Any, str]]
-) -> list[CIRole]:
-    """Replace the people responsible for a CI with `(user, role)` pairs; record who was added and removed."""
-    require_permission(context, "cmdb.change_configurationitem")
-    ci = _lock_ci(ci_id)
-    wanted = {(user.pk, role) for user, role in roles}
-    for _, role in wanted:
-        if role not in CIRoleKind.values:
-            raise ApplicationError(f"'{role}' is not a CI role.")
-    existing = {(r.user_id, r.role): r for r in ci.roles.all()}
-    removed = [existing[key] for key in existing.keys() - wanted]
-    added = [
-        CIRole(ci=ci, user_id=user_id, role=role) for user_id, role in wanted - existing.keys()
-    ]
-    if not removed and not added:
-        return list(existing.values())
-    CIRole.objects.filter(pk__in=[r.pk for r in removed]).delete()
-    CIRole.objects.bulk_create(added)
-    record_change(
-        ci=ci,
-        kind=HistoryEntry.Kind.ROLE,
-        changes={
-            "added": sorted([[r.user_id, r.role] for r in added]),
-            "removed": sorted([[r.user_id, r.role] for r in removed]),
-        },
-        context=context,
-    )
-    return list(ci.roles.all())
-
-
-def _check_role(role: str) -> None:
-    if role not in CIRoleKind.values:
-        raise ValidationError({"role": [f"'{role}' is not a CI role."]})
-
-
-@transaction.atomic
-def ci_role_add(*, context: ChangeContext, ci_id: int, user: Any, role: str) -> CIRole:
-    """Give `user` the `role` on a CI, under the CI's row lock (concurrent edits all count)."""
-    require_permission(context, "cmdb.change_configurationitem")
-    _check_role(role)
-    ci = _lock_ci(ci_id)
-    existing = CIRole.objects.filter(ci=ci, user=user, role=role).first()
-    if existing is not None:
-        return existing
-    added = CIRole.objects.create(ci=ci, user=user, role=role)
-    record_change(
-        ci=ci,
-        kind=HistoryEntry.Kind.ROLE,
-        changes={"added": [[user.pk, role]], "removed": []},
-        context=context,
-    )
-    return added
-
-
-@transaction.atomic
-def ci_role_remove(*, context: ChangeContext, ci_id: int, user: Any, role: str) -> bool:
-    """Take `role` on a CI away from `user`, under the CI's row lock; False if they had none."""
-    require_permission(context, "cmdb.change_configurationitem")
-    ci = _lock_ci(ci_id)
-    deleted, _ = CIRole.objects.filter(ci=ci, user=user, role=role).delete()
-    if not deleted:
-        return False
-    record_change(
-        ci=ci,
-        kind=HistoryEntry.Kind.ROLE,
-        changes={"added": [], "removed": [[user.pk, role]]},
-        context=context,
-    )
-    return True
-
-
-# --- relationships ------------------------------------------------------------------------
-
-
-def _relationship_repr(rel: Relationship) -> dict[str, Any]:
-    return {"id": rel.pk, "source": rel.source_id, "target": rel.target_id, "type": rel.type.slug}
-
-
-@transaction.atomic
-def relationship_create(
-    *,
-    context: ChangeContext,
-    source: ConfigurationItem,
-    target: ConfigurationItem,
-    type: RelationshipType,
-) -> Relationship:
-    """Link two CIs. A duplicate or a self-link is refused with a 400."""
-    require_permission(context, "cmdb.add_relationship")
-    if source.pk == target.pk:
-        raise ApplicationError(
-            "A CI cannot be related to itself.", extra={"target": ["Must differ from source."]}
-        )
-    if Relationship.objects.filter(source=source, target=target, type=type).exists():
-        raise ApplicationError(
-            "This relationship already exists.",
-            extra={"non_field_errors": ["Duplicate relationship."]},
-        )
-    try:
-        with transaction.atomic():
-            rel = Relationship.objects.create(source=source, target=target, type=type)
-    except IntegrityError as exc:
-        raise ApplicationError("This relationship already exists.") from exc
-    change = {"added": [_relationship_repr(rel)], "removed": []}
-    record_change(ci=source, kind=HistoryEntry.Kind.RELATIONSHIP, changes=change, context=context)
-    record_change(ci=target, kind=HistoryEntry.Kind.RELATIONSHIP, changes=change, context=context)
-    return rel
-
-
-@transaction.atomic
-def relationship_delete(*, context: ChangeContext, relationship: Relationship) -> None:
-    """Remove a link, recording it on both CIs."""
-    require_permission(context, "cmdb.delete_relationship")
-    change = {"added": [], "removed": [_relationship_repr(relationship)]}
-    record_change(
-        ci=relationship.source, kind=HistoryEntry.Kind.RELATIONSHIP, changes=change, context=context
-    )
-    record_change(
-        ci=relationship.target, kind=HistoryEntry.Kind.RELATIONSHIP, changes=change, context=context
-    )
-    relationship.delete()
-
-
-# --- installed software -------------------------------------------------------------------
-
-SoftwareKey = tuple[str, str, str]  # (name, vendor, version) as given
-
-
-def _software_key(item: Mapping[str, Any]) -> SoftwareKey:
-    return (
-        str(item.get("name") or "").strip()[:255],
-        str(item.get("vendor") or "").strip()[:255],
-        str(item.get("version") or "").strip()[:100],
-    )
-
-
-def resolve_software_versions(keys: Iterable[SoftwareKey]) -> dict[SoftwareKey, int]:
-    """Map (name, vendor, version) to catalogue version ids, creating what is missing.
-
-    Products are unique by (lower(name), lower(vendor)); a handful of queries whatever the
-    number of keys, and safe against a concurrent writer creating the same product.
-    """
-    keys = {k for k in keys if k[0]}
-    if not keys:
-        return {}
-    product_of = {(n, v): (software_key(n), software_key(v)) for n, v, _ in keys}
-    product_keys = {pk: nv for nv, pk in product_of.items()}
-    name_keys = {nk for nk, _ in product_keys}
-
-    def load_products() -> dict[tuple[str, str], int]:
-        rows = sql.products_by_name_key(name_keys)
-        return {(nk, vk): pid for nk, vk, pid in rows if (nk, vk) in product_keys}
-
-    products = load_products()
-    missing = [
-        SoftwareProduct(name=n, vendor=v, name_key=k[0], vendor_key=k[1])
-        for k, (n, v) in product_keys.items()
-        if k not in products
-    ]
-    if missing:
-        SoftwareProduct.objects.bulk_create(missing, ignore_conflicts=True, batch_size=1000)
-        products = load_products()
-
-    wanted = {(products[product_of[(n, v)]], ver) for n, v, ver in keys}
-
-    def load_versions() -> dict[tuple[int, str], int]:
-        rows = sql.versions_by_product({p for p, _ in wanted})
-        return {(p, ver): vid for p, ver, vid in rows if (p, ver) in wanted}
-
-    versions = load_versions()
-    missing_versions = [
-        SoftwareVersion(product_id=p, version=ver) for p, ver in wanted if (p, ver) not in versions
-    ]
-    if missing_versions:
-        SoftwareVersion.objects.bulk_create(
-            missing_versions, ignore_conflicts=True, batch_size=1000
-        )
-        versions = load_versions()
-    return {(n, v, ver): versions[(products[product_of[(n, v)]], ver)] for n, v, ver in keys}
-
-
-def _install(ci: ConfigurationItem, version_ids: set[int], source: str) -> None:
-    """Record versions as installed on a CI (already installed ones are left alone)."""
-    if connection.vendor == "postgresql":
-        # One statement with one array, no model instances: a new machine brings hundreds.
-        sql.install_versions(ci_id=ci.pk, version_ids=version_ids, source=source, at=timezone.now())
-        return
-    InstalledSoftware.objects.bulk_create(
-        [InstalledSoftware(ci=ci, software_id=v, source=source) for v in version_ids],
-        ignore_conflicts=True,
-        batch_size=1000,
-    )
-
-
-@transaction.atomic
-def software_replace(
-    *, context: ChangeContext, ci: ConfigurationItem, items: Sequence[Mapping[str, Any]]
-) -> dict[str, list[dict[str, str]]]:
-    """Make the CI's installed software exactly `items`, as a diff; record added and removed.
-
-    What is installed is compared first (by catalogue key: name and vendor case-folded, the
-    version exact), so only what was added is looked up in, or added to, the catalogue.
-    Returns `{"added": [...], "removed": [...]}`; an unchanged list writes nothing.
-    """
-    require_permission(context, "cmdb.change_configurationitem")
-    keys = [_software_key(item) for item in items]
-    empty = [i for i, key in enumerate(keys) if not key[0]]
-    if empty:
-        raise ApplicationError(
-            "Every software entry needs a name.", extra={"errors": {"indexes": empty}}
-        )
-    list(
-        ConfigurationItem.objects.select_for_update().filter(pk=ci.pk).order_by().values_list("pk")
-    )
-    reported = {(software_key(n), software_key(v), ver): (n, v, ver) for n, v, ver in keys}
-    installed = {
-        (name_key, vendor_key, version): (row_id, name, vendor, version)
-        for row_id, name_key, vendor_key, version, name, vendor in InstalledSoftware.objects.filter(
-            ci=ci
-        ).values_list(
-            "id",
-            "software__product__name_key",
-            "software__product__vendor_key",
-            "software__version",
-            "software__product__name",
-            "software__product__vendor",
-        )
-    }
-    added = [reported[key] for key in reported.keys() - installed.keys()]
-    removed = [installed[key] for key in installed.keys() - reported.keys()]
-    if not added and not removed:
-        return {"added": [], "removed": []}
-    InstalledSoftware.objects.filter(pk__in=[row[0] for row in removed]).delete()
-    version_ids = resolve_software_versions(added)
-    _install(ci, set(version_ids.values()), context.source)
-    change = {
-        "added": _describe(added),
-        "removed": _describe(row[1:] for row in removed),
-    }
-    record_change(ci=ci, kind=HistoryEntry.Kind.SOFTWARE, changes=change, context=context)
-    return change
-
-
-def _describe(keys: Iterable[SoftwareKey]) -> list[dict[str, str]]:
-    return [
-        {"name": name, "vendor": vendor, "version": version}
-        for name, vendor, version in sorted(keys)
-    ]
-
-
 # CI types and relationship types: written in type_services, offered here with the rest.
+# Roles and relationships, installed software: written in their own modules, offered here too.
+from .relationship_services import (  # noqa: E402, F401
+    ci_role_add,
+    ci_role_remove,
+    ci_set_roles,
+    relationship_create,
+    relationship_delete,
+)
+from .software_services import (  # noqa: E402, F401
+    SoftwareKey,
+    software_replace,
+    software_versions_resolve,
+)
 from .type_services import (  # noqa: E402, F401
     CI_TYPE_FIELDS,
     RELATIONSHIP_TYPE_FIELDS,

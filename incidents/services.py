@@ -21,7 +21,7 @@ def next_number() -> str:
 
 
 @transaction.atomic
-def open_incident(
+def incident_open(
     *,
     context: ChangeContext,
     title: str,

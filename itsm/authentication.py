@@ -27,7 +27,7 @@ class ApiTokenAuthentication(TokenAuthentication):
             raise exceptions.AuthenticationFailed("Token has expired.")
         if not token.user.is_active:
             raise exceptions.AuthenticationFailed("User inactive or deleted.")
-        tokens.mark_used(token, now=now)
+        tokens.api_token_mark_used(token, now=now)
         return token.user, token
 
 

@@ -54,7 +54,7 @@ def token_for_key(key: str) -> ApiToken | None:
 
 
 @transaction.atomic
-def create_api_token(
+def api_token_create(
     *,
     actor: User,
     user: User,
@@ -87,7 +87,7 @@ def create_api_token(
 
 
 @transaction.atomic
-def revoke_api_token(*, actor: User, token_id: int) -> None:
+def api_token_revoke(*, actor: User, token_id: int) -> None:
     """Revoke (delete) a token: the actor's own, or anybody's for a superuser."""
     tokens = ApiToken.objects.select_for_update().filter(pk=token_id)
     if not actor.is_superuser:
@@ -99,7 +99,7 @@ def revoke_api_token(*, actor: User, token_id: int) -> None:
     security_log.info("API token %s (%s) revoked by user %s", token_id, token.prefix, actor.pk)
 
 
-def mark_used(token: ApiToken, *, now: dt.datetime | None = None) -> None:
+def api_token_mark_used(token: ApiToken, *, now: dt.datetime | None = None) -> None:
     """Record that the token was used, at most once per `LAST_USED_RESOLUTION` (one UPDATE
     that touches no row when the recorded time is recent enough)."""
     now = now or timezone.now()

@@ -82,7 +82,7 @@ def api_tokens(request):
     created = None
     if form.is_bound and form.is_valid():
         try:
-            key, token = tokens.create_api_token(
+            key, token = tokens.api_token_create(
                 actor=request.user,
                 user=request.user,
                 name=form.cleaned_data["name"],
@@ -118,7 +118,7 @@ def api_token_revoke(request, pk: int):
     from .exceptions import ApplicationError
 
     try:
-        tokens.revoke_api_token(actor=request.user, token_id=pk)
+        tokens.api_token_revoke(actor=request.user, token_id=pk)
     except ApplicationError:
         raise Http404("No such token.") from None
     messages.success(request, "The token is revoked: it no longer works.")

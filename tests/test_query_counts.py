@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from agents.choices import DiscrepancyKind
-from agents.discrepancies import open_or_refresh
+from agents.discrepancies import discrepancy_open_or_refresh
 from cmdb import services
 from tests.agents.conftest import make_agent, native_report
 from tests.factories import SYSTEM, CIFactory, link, server_type
@@ -34,7 +34,7 @@ def cmdb_data(make_user):
         context=SYSTEM, ci_id=root.pk, roles=[(make_user(None), "systems_manager")]
     )
     for ci in cis[:5]:
-        open_or_refresh(
+        discrepancy_open_or_refresh(
             ci=ci, kind=DiscrepancyKind.STALE, key="stale", message="Stopped reporting", detail={}
         )
     return root

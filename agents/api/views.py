@@ -58,7 +58,7 @@ def client_address(request) -> str | None:
 
 def refuse(request, exc: SignedRequestRejected) -> Response:
     """Answer a refused agent request; only a rate-limited security log entry is written."""
-    services.record_rejection(
+    services.rejection_record(
         reason=exc.reason,
         status_code=exc.status,
         path=request.path,
@@ -110,7 +110,7 @@ class ReportView(SignedAgentView):
             verified = self.verified(request, has_body=True)
             try:
                 document = parse_json(verified.body)
-                report = services.accept_report(verified=verified, document=document)
+                report = services.report_accept(verified=verified, document=document)
             except ReportInvalid as exc:
                 raise SignedRequestRejected(
                     400, exc.reason, str(exc), verified.agent.key_id
@@ -129,10 +129,10 @@ class PolicyView(SignedAgentView):
     def get(self, request):
         try:
             verified = self.verified(request, has_body=False)
-            services.consume_nonce(verified)
+            services.nonce_consume(verified)
         except SignedRequestRejected as exc:
             return refuse(request, exc)
-        services.touch_agent(verified.agent)
+        services.agent_touch(verified.agent)
         group = verified.agent.group or services.default_group()
         return Response(group.as_policy())
 
@@ -152,7 +152,7 @@ class RotateKeyView(SignedAgentView):
                 ) from exc
             if not body.is_valid():
                 return Response(body.errors, status=400)
-            agent = services.rotate_key(
+            agent = services.agent_rotate_key(
                 verified=verified,
                 new_public_key=body.validated_data["public_key"],
                 proof=body.validated_data["proof"],
@@ -182,7 +182,7 @@ class EnrollView(APIView):
         body = s.EnrollSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
-            agent = services.enroll_agent(
+            agent = services.agent_enroll(
                 **body.validated_data, remote_addr=client_address(request)
             )
         except SignedRequestRejected as exc:
@@ -213,7 +213,7 @@ class AgentViewSet(
     def perform_update(self, serializer):
         data = serializer.validated_data
         agent = serializer.instance
-        serializer.instance = services.update_agent(
+        serializer.instance = services.agent_update(
             context=api_context(self.request),
             agent_id=agent.pk,
             group=data.get("group", agent.group),
@@ -227,7 +227,7 @@ class AgentViewSet(
         permission_classes=[IsAuthenticated, HasPerm("agents.enroll_agent")],
     )
     def approve(self, request, pk=None):
-        agent = services.approve_agent(context=api_context(request), agent_id=self.get_object().pk)
+        agent = services.agent_approve(context=api_context(request), agent_id=self.get_object().pk)
         return Response(s.AgentSerializer(agent).data)
 
     @extend_schema(request=None, responses=s.AgentSerializer)
@@ -237,7 +237,7 @@ class AgentViewSet(
         permission_classes=[IsAuthenticated, HasPerm("agents.revoke_agent")],
     )
     def revoke(self, request, pk=None):
-        agent = services.revoke_agent(context=api_context(request), agent_id=self.get_object().pk)
+        agent = services.agent_revoke(context=api_context(request), agent_id=self.get_object().pk)
         return Response(s.AgentSerializer(agent).data)
 
 
@@ -264,7 +264,7 @@ class EnrollmentTokenViewSet(
         body = s.EnrollmentTokenRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        secret, token = services.create_enrollment_token(
+        secret, token = services.enrollment_token_create(
             context=api_context(request),
             expires_in_hours=data["expires_in_hours"],
             auto_approve=data["auto_approve"],
@@ -342,7 +342,7 @@ class DiscrepancyViewSet(viewsets.ReadOnlyModelViewSet):
     def close(self, request, pk=None):
         body = s.CloseDiscrepancySerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        item = services.close_discrepancy(
+        item = services.discrepancy_close(
             context=api_context(request), discrepancy_id=self.get_object().pk, **body.validated_data
         )
         return Response(s.DiscrepancySerializer(item).data)
@@ -358,7 +358,7 @@ class DiscrepancyViewSet(viewsets.ReadOnlyModelViewSet):
         """Bind the held report's key to this CI (unbinding any other key) and apply the report."""
         body = s.BindingDecisionSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        item = binding.approve_binding(
+        item = binding.binding_approve(
             context=api_context(request), discrepancy_id=self.get_object().pk, **body.validated_data
         )
         return Response(s.DiscrepancySerializer(item).data)
@@ -374,7 +374,7 @@ class DiscrepancyViewSet(viewsets.ReadOnlyModelViewSet):
         """Refuse the binding: the held reports are rejected, nothing in the CMDB changes."""
         body = s.BindingDecisionSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        item = binding.refuse_binding(
+        item = binding.binding_refuse(
             context=api_context(request), discrepancy_id=self.get_object().pk, **body.validated_data
         )
         return Response(s.DiscrepancySerializer(item).data)

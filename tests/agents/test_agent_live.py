@@ -11,12 +11,12 @@ from agents.choices import ReportStatus
 from agents.client import cli
 from agents.client.transport import RetryPolicy
 from agents.models import Agent, InventoryReport
-from agents.services import create_enrollment_token
+from agents.services import enrollment_token_create
 from cmdb.history import ChangeContext
 from cmdb.models import ConfigurationItem, InstalledSoftware
 from itsm import roles
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)  # reference data: conftest
 
 
 def closed_port() -> int:
@@ -34,7 +34,7 @@ def test_agent_enrols_reports_and_its_spool_survives_an_outage(
     live_server, tmp_path, make_user, fast_retries, capsys
 ):
     manager = make_user(roles.CMDB_MANAGER)
-    token, _ = create_enrollment_token(context=ChangeContext(actor=manager), auto_approve=True)
+    token, _ = enrollment_token_create(context=ChangeContext(actor=manager), auto_approve=True)
     state = ["--state-dir", str(tmp_path / "agent")]
 
     assert cli.main(["enroll", "--server", live_server.url, "--token", token, *state]) == 0
@@ -82,7 +82,7 @@ def test_send_delivers_an_inventory_made_by_a_fusioninventory_agent(
     from tests.samples import SAMPLES
 
     manager = make_user(roles.CMDB_MANAGER)
-    token, _ = create_enrollment_token(context=ChangeContext(actor=manager), auto_approve=True)
+    token, _ = enrollment_token_create(context=ChangeContext(actor=manager), auto_approve=True)
     state = ["--state-dir", str(tmp_path / "agent")]
     assert cli.main(["enroll", "--server", live_server.url, "--token", token, *state]) == 0
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agents.choices import DiscrepancyKind, DiscrepancyStatus
-from agents.discrepancies import open_or_refresh
+from agents.discrepancies import discrepancy_open_or_refresh
 from agents.models import Discrepancy
 from tests.factories import CIFactory, server_type
 
@@ -17,7 +17,7 @@ HEALTH = "/api/v1/agents/health/"
 @pytest.fixture
 def discrepancy():
     ci = CIFactory(ci_type=server_type(), attributes={"os": "Debian"})
-    item, _ = open_or_refresh(
+    item, _ = discrepancy_open_or_refresh(
         ci=ci, kind=DiscrepancyKind.STALE, key="stale", message="Stopped reporting", detail={}
     )
     return item

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from agents.api.urls import router
 from agents.choices import DiscrepancyKind, RejectionReason
-from agents.discrepancies import open_or_refresh
+from agents.discrepancies import discrepancy_open_or_refresh
 from agents.models import AgentGroup, CIEvent, InventoryReport, SecurityEvent
 from itsm import roles
 from tests.agents.conftest import make_agent
@@ -48,7 +48,7 @@ def _event():
 
 
 def _discrepancy():
-    item, _ = open_or_refresh(
+    item, _ = discrepancy_open_or_refresh(
         ci=_ci(), kind=DiscrepancyKind.STALE, key="stale", message="Stopped reporting", detail={}
     )
     return item

@@ -85,7 +85,7 @@ def test_approving_binds_the_key_applies_the_report_and_unbinds_the_old_key(
     newcomer = make_agent(name="reinstalled")
     first = submit(newcomer, native_report(**ATTACKER))
     latest = submit(newcomer, native_report(**{**ATTACKER, "hostname": "web-01-new"}))
-    item = binding.approve_binding(
+    item = binding.binding_approve(
         context=ctx(cmdb_manager), discrepancy_id=held_discrepancy(newcomer).pk
     )
     assert (item.status, item.resolved_by) == (DiscrepancyStatus.RESOLVED, cmdb_manager)
@@ -107,7 +107,7 @@ def test_approving_binds_the_key_applies_the_report_and_unbinds_the_old_key(
     assert submit(owner, native_report()).status == ReportStatus.HELD
     # A decided discrepancy cannot be decided again.
     with pytest.raises(ApplicationError):
-        binding.approve_binding(context=ctx(cmdb_manager), discrepancy_id=item.pk)
+        binding.binding_approve(context=ctx(cmdb_manager), discrepancy_id=item.pk)
 
 
 def test_refusing_changes_nothing(production_server, cmdb_manager):
@@ -115,7 +115,7 @@ def test_refusing_changes_nothing(production_server, cmdb_manager):
     before = snapshot(ci)
     intruder = make_agent()
     report = submit(intruder, native_report(**ATTACKER))
-    item = binding.refuse_binding(
+    item = binding.binding_refuse(
         context=ctx(cmdb_manager), discrepancy_id=held_discrepancy(intruder).pk, note="stolen key"
     )
     assert item.status == DiscrepancyStatus.REFUSED and item.resolution == "stolen key"
@@ -127,7 +127,7 @@ def test_refusing_changes_nothing(production_server, cmdb_manager):
     assert intruder.agent.ci is None and owner.agent.ci_id == ci.pk
     assert SecurityEvent.objects.filter(reason=RejectionReason.BINDING_REFUSED).count() == 1
     with pytest.raises(ApplicationError):
-        binding.refuse_binding(context=ctx(cmdb_manager), discrepancy_id=item.pk)
+        binding.binding_refuse(context=ctx(cmdb_manager), discrepancy_id=item.pk)
 
 
 def test_only_a_cmdb_manager_decides_a_binding(production_server, make_user):
@@ -136,12 +136,12 @@ def test_only_a_cmdb_manager_decides_a_binding(production_server, make_user):
     item = held_discrepancy(intruder)
     for role in ("Service Desk", "Read Only", "Change Manager"):
         with pytest.raises(PermissionDeniedError):
-            binding.approve_binding(context=ctx(make_user(role)), discrepancy_id=item.pk)
+            binding.binding_approve(context=ctx(make_user(role)), discrepancy_id=item.pk)
         with pytest.raises(PermissionDeniedError):
-            binding.refuse_binding(context=ctx(make_user(role)), discrepancy_id=item.pk)
+            binding.binding_refuse(context=ctx(make_user(role)), discrepancy_id=item.pk)
     # Not closable as an ordinary discrepancy either: the held report must be settled.
     with pytest.raises(ApplicationError):
-        services.close_discrepancy(
+        services.discrepancy_close(
             context=ctx(make_user("CMDB Manager")), discrepancy_id=item.pk, status="accepted"
         )
 
@@ -245,7 +245,7 @@ def test_report_transitions_are_data_and_enforced(production_server):
     owner, _ = production_server
     processed = owner.agent.reports.get()
     with pytest.raises(ApplicationError):
-        services.mark_rejected(processed, "too late")
+        services.report_mark_rejected(processed, "too late")
 
 
 def test_the_database_refuses_an_unknown_status(production_server):
@@ -326,12 +326,12 @@ def test_binding_buttons_in_the_pages(production_server, client, make_user):
 
 def test_reinstalling_a_machine_goes_through_the_approval(production_server, cmdb_manager):
     owner, ci = production_server
-    services.revoke_agent(context=ctx(cmdb_manager), agent_id=owner.agent.pk)
+    services.agent_revoke(context=ctx(cmdb_manager), agent_id=owner.agent.pk)
     reinstalled = make_agent(name="web-01 reinstalled")
     report = submit(reinstalled, native_report(packages=2))  # the very same machine, a new key
     assert report.status == ReportStatus.HELD
     assert held_discrepancy(reinstalled).detail["matched_by"] == "uuid"
-    binding.approve_binding(
+    binding.binding_approve(
         context=ctx(cmdb_manager), discrepancy_id=held_discrepancy(reinstalled).pk
     )
     reinstalled.agent.refresh_from_db()

@@ -35,7 +35,7 @@ def store(agent, document) -> InventoryReport:
     )
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)  # reference data comes back through conftest
 def test_crash_half_way_loses_nothing_and_the_sweep_finishes(client, monkeypatch):
     agent = make_agent()
 
@@ -52,14 +52,14 @@ def test_crash_half_way_loses_nothing_and_the_sweep_finishes(client, monkeypatch
     assert HistoryEntry.objects.count() == 0
 
     monkeypatch.undo()
-    assert services.sweep_inbox(older_than_seconds=0) == 1
+    assert services.inbox_sweep(older_than_seconds=0) == 1
     report.refresh_from_db()
     assert report.status == ReportStatus.PROCESSED
     assert ConfigurationItem.objects.count() == 1
-    assert services.sweep_inbox(older_than_seconds=0) == 0
+    assert services.inbox_sweep(older_than_seconds=0) == 0
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)  # reference data comes back through conftest
 def test_broker_down_keeps_the_report_for_the_sweep(client, monkeypatch):
     from agents import tasks
 
@@ -71,12 +71,12 @@ def test_broker_down_keeps_the_report_for_the_sweep(client, monkeypatch):
     assert agent.post(client, native_report()).status_code == 202
     assert InventoryReport.objects.get().status == ReportStatus.RECEIVED
     monkeypatch.undo()
-    services.sweep_inbox(older_than_seconds=0)
+    services.inbox_sweep(older_than_seconds=0)
     assert InventoryReport.objects.get().status == ReportStatus.PROCESSED
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)  # reference data comes back through conftest
 def test_two_reports_of_one_new_machine_at_the_same_moment_make_one_ci():
     if connection.vendor != "postgresql":
         pytest.skip("row and advisory locks need PostgreSQL; SQLite serialises writers anyway")
@@ -88,7 +88,7 @@ def test_two_reports_of_one_new_machine_at_the_same_moment_make_one_ci():
     def process(report_id):
         try:
             barrier.wait()
-            services.process_report(report_id=report_id)
+            services.report_process(report_id=report_id)
         except Exception as exc:
             errors.append(exc)
         finally:
@@ -111,7 +111,7 @@ def test_two_reports_of_one_new_machine_at_the_same_moment_make_one_ci():
 
 @pytest.mark.postgres
 @pytest.mark.slow
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)  # reference data comes back through conftest
 def test_a_real_celery_worker_processes_stored_reports(client, settings):
     broker = os.environ.get("CELERY_BROKER_URL")
     if connection.vendor != "postgresql" or not broker:

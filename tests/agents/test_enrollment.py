@@ -171,11 +171,11 @@ def test_agents_list_shows_last_contact(manager_api, client):
 
 
 def test_an_enrolment_token_is_made_by_a_person(db):
-    from agents.enrolment import create_enrollment_token
+    from agents.enrolment import enrollment_token_create
     from agents.models import EnrollmentToken
     from cmdb.history import ChangeContext
     from itsm.exceptions import ApplicationError
 
     with pytest.raises(ApplicationError):
-        create_enrollment_token(context=ChangeContext(actor=None, source="system"))
+        enrollment_token_create(context=ChangeContext(actor=None, source="system"))
     assert not EnrollmentToken.objects.exists()

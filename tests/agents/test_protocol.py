@@ -33,10 +33,11 @@ def body_of(document) -> bytes:
 
 
 def test_accepted_report_is_stored_and_processed(client, signed_agent):
-    response = signed_agent.post(client, native_report())
+    document = native_report()  # once: its collected_at is the current second
+    response = signed_agent.post(client, document)
     assert response.status_code == 202, response.content
     report = InventoryReport.objects.get(pk=response.json()["report_id"])
-    sent = body_of(native_report())
+    sent = body_of(document)
     assert bytes(report.body) == sent
     assert report.size == len(sent)
     assert report.sha256 == hashlib.sha256(sent).hexdigest()

@@ -39,7 +39,7 @@ def submit(agent, document) -> InventoryReport:
         size=len(body),
         format=document["format"],
     )
-    services.process_report(report_id=report.pk)
+    services.report_process(report_id=report.pk)
     report.refresh_from_db()
     return report
 
@@ -73,9 +73,9 @@ def test_reprocessing_changes_nothing():
     agent = make_agent()
     report = submit(agent, native_report())
     before = (HistoryEntry.objects.count(), ConfigurationItem.objects.get().version)
-    assert services.process_report(report_id=report.pk) is None  # already processed
+    assert services.report_process(report_id=report.pk) is None  # already processed
     InventoryReport.objects.filter(pk=report.pk).update(status=ReportStatus.RECEIVED)
-    services.process_report(report_id=report.pk)
+    services.report_process(report_id=report.pk)
     assert (HistoryEntry.objects.count(), ConfigurationItem.objects.get().version) == before
     assert CIEvent.objects.count() == 1
 
@@ -234,8 +234,8 @@ def test_stale_managed_ci_and_recovery():
     agent = make_agent()
     submit(agent, native_report())
     later = timezone.now() + dt.timedelta(hours=4)
-    assert services.audit_stale_cis(now=later) == 1
-    assert services.audit_stale_cis(now=later) == 0  # one open discrepancy, not one per run
+    assert services.stale_ci_audit(now=later) == 1
+    assert services.stale_ci_audit(now=later) == 0  # one open discrepancy, not one per run
     submit(agent, native_report())
     assert Discrepancy.objects.get(kind="stale").status == "resolved"
 
@@ -438,7 +438,7 @@ def test_old_reports_are_purged_but_the_latest_is_kept():
     first = submit(agent, native_report(packages=1))
     second = submit(agent, native_report(packages=2))
     InventoryReport.objects.update(received_at=timezone.now() - dt.timedelta(days=40))
-    assert services.purge_old_reports(days=30) == 1
+    assert services.report_purge_old(days=30) == 1
     assert list(InventoryReport.objects.values_list("pk", flat=True)) == [second.pk]
     assert first.pk != second.pk
 
@@ -476,7 +476,7 @@ def test_an_identical_report_waits_behind_an_earlier_one_still_in_the_queue(clie
     assert [c.json()["status"] for c in (changed, same_as_before)] == ["received", "received"]
     assert len(queued) == 2
     for (report_id,) in queued:
-        services.process_report(report_id=report_id)
+        services.report_process(report_id=report_id)
     assert InstalledSoftware.objects.count() == 5
     assert InventoryState.objects.get().last_report_id == same_as_before.json()["report_id"]
 

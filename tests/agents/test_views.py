@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from agents.choices import AgentStatus, DiscrepancyKind, DiscrepancyStatus, RejectionReason
 from agents.models import Agent, AgentGroup, CIEvent, Discrepancy, EnrollmentToken, SecurityEvent
-from agents.services import record_rejection
+from agents.services import rejection_record
 from cmdb.models import ConfigurationItem, NetworkInterface, StorageVolume
 from tests.agents.conftest import make_agent, native_report
 from tests.agents.test_reconcile import submit
@@ -63,7 +63,7 @@ def reported_ci():
 def test_every_page_renders_for_a_cmdb_manager(manager_client):
     agent, ci = reported_ci()
     open_discrepancy(ci)
-    record_rejection(
+    rejection_record(
         reason=RejectionReason.BAD_SIGNATURE, status_code=401, path="/x", remote_addr="10.0.0.9"
     )
     group = AgentGroup.objects.get(name="Default")
@@ -446,14 +446,14 @@ def test_discrepancy_list_has_a_fixed_number_of_queries(manager_client, cmdb_man
 
 def test_security_log_filters_by_reason(manager_client):
     agent = make_agent().agent
-    record_rejection(
+    rejection_record(
         reason=RejectionReason.REPLAY,
         status_code=401,
         path="/api/v1/agents/reports/",
         remote_addr="10.0.0.1",
         key_id=agent.key_id,
     )
-    record_rejection(
+    rejection_record(
         reason=RejectionReason.UNKNOWN_KEY,
         status_code=401,
         path="/api/v1/agents/policy/",

@@ -9,14 +9,14 @@ import pytest
 from django.db import connection, connections
 from django.test import Client
 
-from cmdb import services
+from cmdb import relationship_services, services
 from cmdb.models import HistoryEntry
 from itsm import roles
 from tests.factories import SYSTEM, CIFactory, server_type
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)  # reference data comes back through conftest
 def test_two_people_adding_roles_at_once_both_count(make_user, monkeypatch):
     if connection.vendor != "postgresql":
         pytest.skip("row locks need PostgreSQL; SQLite serialises writers anyway")
@@ -26,14 +26,14 @@ def test_two_people_adding_roles_at_once_both_count(make_user, monkeypatch):
 
     # Hold the CI's lock a moment once taken, so the second edit surely overlaps the first:
     # an edit that read the roles before the lock (and then replaced them) would lose one.
-    lock_ci = services._lock_ci
+    lock_ci = relationship_services._lock_ci
 
     def slow_lock(ci_id):
         locked = lock_ci(ci_id)
         time.sleep(0.3)
         return locked
 
-    monkeypatch.setattr(services, "_lock_ci", slow_lock)
+    monkeypatch.setattr(relationship_services, "_lock_ci", slow_lock)
     barrier = threading.Barrier(2)
     errors: list[BaseException] = []
 

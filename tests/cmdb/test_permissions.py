@@ -7,7 +7,7 @@ from rest_framework.test import APIClient
 
 from cmdb.models import ConfigurationItem
 from itsm import roles
-from itsm.tokens import create_api_token
+from itsm.tokens import api_token_create
 from tests.factories import CIFactory, server_type
 
 pytestmark = pytest.mark.django_db
@@ -23,7 +23,7 @@ def ci():
 def client_for(user):
     client = APIClient()
     if user is not None:
-        key, _ = create_api_token(actor=user, user=user, name="test")
+        key, _ = api_token_create(actor=user, user=user, name="test")
         client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client
 

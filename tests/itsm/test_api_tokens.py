@@ -38,7 +38,7 @@ def reader(make_user):
 
 
 def test_the_database_holds_only_the_hash(reader):
-    key, _ = tokens.create_api_token(actor=reader, user=reader, name="backup script")
+    key, _ = tokens.api_token_create(actor=reader, user=reader, name="backup script")
     assert token_client(key).get(CIS).status_code == 200
     with connection.cursor() as cursor:
         cursor.execute("SELECT * FROM itsm_apitoken")
@@ -48,14 +48,14 @@ def test_the_database_holds_only_the_hash(reader):
 
 
 def test_several_named_tokens_per_user_each_work(reader):
-    keys = [tokens.create_api_token(actor=reader, user=reader, name=f"t{i}")[0] for i in range(3)]
+    keys = [tokens.api_token_create(actor=reader, user=reader, name=f"t{i}")[0] for i in range(3)]
     assert len(set(keys)) == 3
     assert [token_client(k).get(CIS).status_code for k in keys] == [200, 200, 200]
     assert set(ApiToken.objects.values_list("name", flat=True)) == {"t0", "t1", "t2"}
 
 
 def test_an_expired_token_is_refused(reader):
-    key, token = tokens.create_api_token(
+    key, token = tokens.api_token_create(
         actor=reader, user=reader, name="short", expires=timezone.now() + dt.timedelta(hours=1)
     )
     assert token_client(key).get(CIS).status_code == 200
@@ -69,14 +69,14 @@ def test_an_expiry_in_the_past_is_refused_at_creation(reader):
     from itsm.exceptions import ApplicationError
 
     with pytest.raises(ApplicationError):
-        tokens.create_api_token(
+        tokens.api_token_create(
             actor=reader, user=reader, name="x", expires=timezone.now() - dt.timedelta(minutes=1)
         )
     assert not ApiToken.objects.exists()
 
 
 def test_last_used_is_recorded_at_most_once_a_minute(reader, django_assert_num_queries):
-    key, token = tokens.create_api_token(actor=reader, user=reader, name="t")
+    key, token = tokens.api_token_create(actor=reader, user=reader, name="t")
     assert token.last_used is None
     assert token_client(key).get(CIS).status_code == 200
     first = ApiToken.objects.get().last_used
@@ -91,7 +91,7 @@ def test_last_used_is_recorded_at_most_once_a_minute(reader, django_assert_num_q
 def test_a_user_deactivated_in_the_database_loses_token_access_at_once(reader, settings):
     """Item 9: `update()` sends no signal; with the shared cache on, the next call is 401."""
     settings.SHARED_CACHE = True  # what REDIS_URL turns on: cached permissions
-    key, _ = tokens.create_api_token(actor=reader, user=reader, name="t")
+    key, _ = tokens.api_token_create(actor=reader, user=reader, name="t")
     client = token_client(key)
     assert client.get(CIS).status_code == 200
     assert client.get(CIS).status_code == 200  # cached permissions in use
@@ -100,8 +100,8 @@ def test_a_user_deactivated_in_the_database_loses_token_access_at_once(reader, s
 
 
 def test_revoked_token_no_longer_works(reader):
-    key, token = tokens.create_api_token(actor=reader, user=reader, name="t")
-    tokens.revoke_api_token(actor=reader, token_id=token.pk)
+    key, token = tokens.api_token_create(actor=reader, user=reader, name="t")
+    tokens.api_token_revoke(actor=reader, token_id=token.pk)
     assert token_client(key).get(CIS).status_code == 401
 
 
@@ -131,7 +131,7 @@ def test_my_api_tokens_page_refuses_bad_input_and_others_tokens(reader, make_use
     past = browser.post("/account/tokens/", {"name": "x", "expires": "2000-01-01T00:00"})
     assert past.status_code == 400 and not ApiToken.objects.exists()
     other = make_user("Read Only")
-    _, theirs = tokens.create_api_token(actor=other, user=other, name="theirs")
+    _, theirs = tokens.api_token_create(actor=other, user=other, name="theirs")
     assert browser.post(f"/account/tokens/{theirs.pk}/revoke/").status_code == 404
     assert ApiToken.objects.filter(pk=theirs.pk).exists()
     assert browser.get(f"/account/tokens/{theirs.pk}/revoke/").status_code == 405
@@ -139,7 +139,7 @@ def test_my_api_tokens_page_refuses_bad_input_and_others_tokens(reader, make_use
 
 def test_admin_shows_the_hash_read_only_and_can_revoke(make_user):
     admin_user = make_user(None, is_staff=True, is_superuser=True)
-    _, token = tokens.create_api_token(actor=admin_user, user=admin_user, name="t")
+    _, token = tokens.api_token_create(actor=admin_user, user=admin_user, name="t")
     browser = Client()
     browser.force_login(admin_user)
     page = browser.get(f"/admin/itsm/apitoken/{token.pk}/change/")

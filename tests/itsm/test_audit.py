@@ -106,8 +106,8 @@ def test_require_permission_refuses_a_user_without_it(make_user):
 def test_agent_approval_and_revocation_are_recorded(cmdb_manager):
     agent = make_agent(status="pending").agent
     context = ChangeContext(actor=cmdb_manager, source="api")
-    agent_services.approve_agent(context=context, agent_id=agent.pk)
-    agent_services.revoke_agent(context=context, agent_id=agent.pk)
+    agent_services.agent_approve(context=context, agent_id=agent.pk)
+    agent_services.agent_revoke(context=context, agent_id=agent.pk)
     kinds = [(e.kind, e.changes["status"]["new"], e.actor) for e in entries_for(agent)]
     assert kinds == [("revoked", "revoked", cmdb_manager), ("approved", "active", cmdb_manager)]
 
@@ -135,7 +135,7 @@ def test_discrepancy_close_is_recorded(cmdb_manager):
     item = Discrepancy.objects.create(
         ci=ci, kind="unapproved_software", key="", message="m", last_seen=timezone.now()
     )
-    agent_services.close_discrepancy(
+    agent_services.discrepancy_close(
         context=ChangeContext(actor=cmdb_manager, reason="known"),
         discrepancy_id=item.pk,
         status="accepted",

@@ -46,7 +46,7 @@ def redis_down(settings):
 
 def test_login_session_pages_and_token_calls_work_without_redis(redis_down, make_user, caplog):
     user = make_user("Read Only", username="dora", password="Correct-horse-1")
-    key, _ = tokens.create_api_token(actor=user, user=user, name="t")
+    key, _ = tokens.api_token_create(actor=user, user=user, name="t")
     browser = Client()
     with caplog.at_level(logging.ERROR, logger="itsm.cache"):
         login = browser.post("/login/", {"username": "dora", "password": "Correct-horse-1"})

@@ -100,7 +100,7 @@ def test_many_successful_enrolments_from_one_address_are_not_throttled(
     from cmdb.history import ChangeContext
 
     context = ChangeContext(actor=manager_api.user)
-    secrets = [services.create_enrollment_token(context=context)[0] for _ in range(50)]
+    secrets = [services.enrollment_token_create(context=context)[0] for _ in range(50)]
     statuses = [enroll(client, secret, REMOTE_ADDR="192.0.2.50") for secret in secrets]
     assert statuses == [201] * 50
     # Failures from that address are still counted and throttled.
@@ -122,7 +122,7 @@ def test_failed_enrolments_are_throttled_per_client_behind_the_proxy(
     from agents import services
     from cmdb.history import ChangeContext
 
-    secret, _ = services.create_enrollment_token(context=ChangeContext(actor=manager_api.user))
+    secret, _ = services.enrollment_token_create(context=ChangeContext(actor=manager_api.user))
     assert enroll(client, secret, REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR="203.0.113.2") == 201
     # A client forging the header without the proxy is counted under its own address.
     forged = [

@@ -43,7 +43,7 @@ class Command(BaseCommand):
             if group is None:
                 raise CommandError(f"No policy {options['policy']!r}.")
         try:
-            secret, token = services.create_enrollment_token(
+            secret, token = services.enrollment_token_create(
                 context=ChangeContext(
                     actor=user, source=ChangeSource.SYSTEM, source_ref="manage.py"
                 ),

@@ -39,5 +39,5 @@ class Command(BaseCommand):
             raise CommandError(f"Cannot create the Token: user {username} does not exist") from exc
         if options["reset_token"]:
             ApiToken.objects.filter(user=user, name=TOKEN_NAME).delete()
-        key, _ = tokens.create_api_token(actor=user, user=user, name=TOKEN_NAME)
+        key, _ = tokens.api_token_create(actor=user, user=user, name=TOKEN_NAME)
         self.stdout.write(f"Generated token {key} for user {username}")
