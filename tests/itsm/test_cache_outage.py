@@ -110,8 +110,10 @@ def test_readyz_is_200_when_everything_answers(client, settings):
     assert checks["broker"]["status"] == "not configured"
 
 
-def test_readyz_names_an_unreachable_broker(client, settings):
+def test_readyz_names_an_unreachable_broker(client, settings, monkeypatch):
     settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
+    # Celery reads the environment before its configuration (as CI sets it).
+    monkeypatch.setenv("CELERY_BROKER_URL", settings.CELERY_BROKER_URL)
     from itsm.celery import app
 
     previous = app.conf.broker_url
