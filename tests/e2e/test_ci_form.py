@@ -26,6 +26,7 @@ def test_type_switch_changes_fields_and_owner_is_searched(live_server, page, mak
     log_in(page, live_server, "maria", "Browser-Test-1")
 
     page.goto(f"{live_server.url}/cmdb/cis/new/")
+    page.wait_for_load_state("load")  # htmx (deferred) listens before the type is chosen
     assert "Choose a type" in page.inner_text("#ci-attributes")
     # The owner select holds no list of every user: Tom Select fetches them as one types.
     assert page.locator("#id_owner option").count() <= 1

@@ -21,6 +21,8 @@ def test_create_find_and_move_a_ci_to_production(live_server, page, make_user):
     page.wait_for_url(f"{live_server.url}/cmdb/cis/")
 
     page.click("text=New CI")
+    page.wait_for_url(f"{live_server.url}/cmdb/cis/new/")
+    page.wait_for_load_state("load")  # htmx (deferred) listens before the type is chosen
     page.fill("#id_name", "e2e-web-01")
     page.select_option("#id_ci_type", label="Server")
     page.wait_for_selector("#id_attr__environment")  # the type's attribute fields arrived
