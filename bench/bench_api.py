@@ -71,7 +71,7 @@ def _ci_body(name: str) -> dict:
         "name": name,
         "ci_type": BENCH_CREATED_TYPE,
         "status": "production",
-        "hostname": f"{name}.example.net",
+        "hostname": f"{name.replace('_', '-')}.example.net",  # RFC 1123: no "_"
         "serial_number": f"SN-{name}",
         "attributes": {
             "os": "Debian GNU/Linux",
