@@ -12,10 +12,11 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+from django.contrib.auth import get_user_model
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 
-from .models import AuditEntry
+from .models import ApiToken, AuditEntry
 
 AUDIT_TABLE = AuditEntry._meta.db_table
 AUDIT_COPY_COLUMNS = (
@@ -67,3 +68,43 @@ def ping() -> None:
     """One round trip to the database (`SELECT 1`); raises if it is unreachable."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
+
+
+# --- API token look-up --------------------------------------------------------------------
+# Every token-authenticated API call runs it, uncached (a user deactivated in the database must
+# lose access at once): the ORM spent longer building it than PostgreSQL took to answer.
+_USER = get_user_model()
+TOKEN_TABLE = ApiToken._meta.db_table
+USER_TABLE = _USER._meta.db_table
+TOKEN_COLUMNS = tuple(f.attname for f in ApiToken._meta.concrete_fields)
+USER_COLUMNS = tuple(f.attname for f in _USER._meta.concrete_fields)
+SELECT_TOKEN_WITH_USER = (
+    f"SELECT {', '.join('t.' + c for c in TOKEN_COLUMNS)}, "
+    f"{', '.join('u.' + c for c in USER_COLUMNS)} "
+    f"FROM {TOKEN_TABLE} t JOIN {USER_TABLE} u ON u.id = t.user_id WHERE t.key_hash = %s"
+)
+
+
+def token_with_user(key_hash: str) -> ApiToken | None:
+    """The token stored under `key_hash` with its user loaded, or None. ORM equivalent:
+    `ApiToken.objects.select_related("user").filter(key_hash=key_hash).first()`."""
+    with connection.cursor() as cursor:
+        cursor.execute(SELECT_TOKEN_WITH_USER, [key_hash])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    split = len(TOKEN_COLUMNS)
+    token = ApiToken.from_db(connection.alias, TOKEN_COLUMNS, _converted(ApiToken, row[:split]))
+    token.user = _USER.from_db(connection.alias, USER_COLUMNS, _converted(_USER, row[split:]))
+    return token
+
+
+def _converted(model, values: Sequence) -> list:
+    """Values of a raw row as the ORM would give them (e.g. aware datetimes on SQLite)."""
+    out = []
+    for field, value in zip(model._meta.concrete_fields, values, strict=True):
+        col = field.get_col(model._meta.db_table)
+        for convert in connection.ops.get_db_converters(col) + field.get_db_converters(connection):
+            value = convert(value, col, connection)
+        out.append(value)
+    return out

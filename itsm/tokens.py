@@ -47,7 +47,9 @@ def tokens_of(*, user: User) -> QuerySet[ApiToken]:
 
 def token_for_key(key: str) -> ApiToken | None:
     """The token a key belongs to, with its user (one query), or None."""
-    return ApiToken.objects.select_related("user").filter(key_hash=hash_key(key)).first()
+    from . import sql
+
+    return sql.token_with_user(hash_key(key))
 
 
 # --- services -----------------------------------------------------------------------------

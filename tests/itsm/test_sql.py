@@ -72,3 +72,20 @@ def test_copy_audit_entries_matches_bulk_create(make_user):
 
 def test_ping_answers():
     sql.ping()
+
+
+def test_token_with_user_is_the_orm_answer(django_user_model):
+    from itsm.models import ApiToken
+    from itsm.tokens import api_token_create, hash_key
+
+    user = django_user_model.objects.create_user("script", first_name="Build", is_staff=True)
+    key, _ = api_token_create(actor=user, user=user, name="ci")
+    orm = ApiToken.objects.select_related("user").filter(key_hash=hash_key(key)).first()
+    raw = sql.token_with_user(hash_key(key))
+    assert raw is not None and orm is not None
+    for field in ApiToken._meta.concrete_fields:
+        assert getattr(raw, field.attname) == getattr(orm, field.attname), field.name
+    for field in django_user_model._meta.concrete_fields:
+        assert getattr(raw.user, field.attname) == getattr(orm.user, field.attname), field.name
+    assert raw.user.has_usable_password() == orm.user.has_usable_password()
+    assert sql.token_with_user(hash_key("not-a-key")) is None
