@@ -166,25 +166,14 @@ def ci_type_delete(*, context: ChangeContext, ci_type_id: int) -> None:
             "deleted.",
             extra={"builtin_key": ci_type.builtin_key},
         )
-    used = ConfigurationItem.objects.filter(ci_type=ci_type).count()
-    if used:
-        raise ConflictError(
-            f"The CI type {ci_type.name} is used by {used} CI(s); it cannot be deleted.",
-            extra={"in_use": {"cis": used}},
-        )
-    record_type_change(
-        obj=ci_type,
-        action="deleted",
-        changes=diff(_fields_of(ci_type, CI_TYPE_FIELDS), {}),
+    _delete_unused(
+        ci_type,
+        what=f"The CI type {ci_type.name}",
+        used=ConfigurationItem.objects.filter(ci_type=ci_type).count(),
+        users="cis",
+        fields=CI_TYPE_FIELDS,
         context=context,
     )
-    try:
-        with transaction.atomic():
-            ci_type.delete()
-    except (ProtectedError, RestrictedError, IntegrityError) as exc:
-        raise ConflictError(
-            f"The CI type {ci_type.name} is still in use; it cannot be deleted."
-        ) from exc
 
 
 @transaction.atomic
@@ -237,23 +226,36 @@ def relationship_type_delete(*, context: ChangeContext, relationship_type_id: in
         rel_type = RelationshipType.objects.select_for_update().get(pk=relationship_type_id)
     except RelationshipType.DoesNotExist as exc:
         raise ApplicationError(f"Relationship type {relationship_type_id} does not exist.") from exc
-    used = Relationship.objects.filter(type=rel_type).count()
+    _delete_unused(
+        rel_type,
+        what=f"The relationship type {rel_type.name}",
+        used=Relationship.objects.filter(type=rel_type).count(),
+        users="relationships",
+        fields=RELATIONSHIP_TYPE_FIELDS,
+        context=context,
+    )
+
+
+def _delete_unused(
+    obj: Any,
+    *,
+    what: str,
+    used: int,
+    users: str,
+    fields: Sequence[str],
+    context: ChangeContext,
+) -> None:
+    """Delete a type nothing uses, recorded; 409 naming how many `users` still use it."""
     if used:
         raise ConflictError(
-            f"The relationship type {rel_type.name} is used by {used} relationship(s); "
-            "it cannot be deleted.",
-            extra={"in_use": {"relationships": used}},
+            f"{what} is used by {used} {users.replace('cis', 'CI(s)')}; it cannot be deleted.",
+            extra={"in_use": {users: used}},
         )
     record_type_change(
-        obj=rel_type,
-        action="deleted",
-        changes=diff(_fields_of(rel_type, RELATIONSHIP_TYPE_FIELDS), {}),
-        context=context,
+        obj=obj, action="deleted", changes=diff(_fields_of(obj, fields), {}), context=context
     )
     try:
         with transaction.atomic():
-            rel_type.delete()
+            obj.delete()
     except (ProtectedError, RestrictedError, IntegrityError) as exc:
-        raise ConflictError(
-            f"The relationship type {rel_type.name} is still in use; it cannot be deleted."
-        ) from exc
+        raise ConflictError(f"{what} is still in use; it cannot be deleted.") from exc

@@ -356,12 +356,7 @@ class DiscrepancyViewSet(viewsets.ReadOnlyModelViewSet):
     )
     def approve_binding(self, request, pk=None):
         """Bind the held report's key to this CI (unbinding any other key) and apply the report."""
-        body = s.BindingDecisionSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        item = binding.binding_approve(
-            context=api_context(request), discrepancy_id=self.get_object().pk, **body.validated_data
-        )
-        return Response(s.DiscrepancySerializer(item).data)
+        return self._decide_binding(request, binding.binding_approve)
 
     @extend_schema(request=s.BindingDecisionSerializer, responses=s.DiscrepancySerializer)
     @action(
@@ -372,9 +367,12 @@ class DiscrepancyViewSet(viewsets.ReadOnlyModelViewSet):
     )
     def refuse_binding(self, request, pk=None):
         """Refuse the binding: the held reports are rejected, nothing in the CMDB changes."""
+        return self._decide_binding(request, binding.binding_refuse)
+
+    def _decide_binding(self, request, decide):
         body = s.BindingDecisionSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        item = binding.binding_refuse(
+        item = decide(
             context=api_context(request), discrepancy_id=self.get_object().pk, **body.validated_data
         )
         return Response(s.DiscrepancySerializer(item).data)

@@ -7,7 +7,7 @@ import datetime as dt
 import random
 
 import pytest
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
 from cmdb import sql
@@ -20,24 +20,9 @@ from cmdb.models import (
     SoftwareVersion,
 )
 from tests.factories import CIFactory, RelationshipTypeFactory
+from tests.sql_helpers import after
 
 pytestmark = pytest.mark.django_db
-
-
-class Rollback(Exception):
-    pass
-
-
-def after(write) -> list[tuple]:
-    """Run `write()` in a savepoint, return what it answered, then undo it."""
-    answer: list[tuple] = []
-    try:
-        with transaction.atomic():
-            answer.extend(write())
-            raise Rollback
-    except Rollback:
-        pass
-    return answer
 
 
 # --- impact walk ---------------------------------------------------------------------------

@@ -5,29 +5,14 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.db import connection, transaction
+from django.db import connection
 
 from itsm import sql
 from itsm.audit import ChangeContext, new
 from itsm.models import AuditEntry
+from tests.sql_helpers import after
 
 pytestmark = pytest.mark.django_db
-
-
-class Rollback(Exception):
-    pass
-
-
-def after(write) -> list[tuple]:
-    """Run `write()` in a savepoint, return what it answered, then undo it."""
-    answer: list[tuple] = []
-    try:
-        with transaction.atomic():
-            answer.extend(write())
-            raise Rollback
-    except Rollback:
-        pass
-    return answer
 
 
 def test_copy_audit_entries_matches_bulk_create(make_user):
