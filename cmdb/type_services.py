@@ -72,6 +72,21 @@ def _fields_of(obj: Any, names: Sequence[str]) -> dict[str, Any]:
     return {name: getattr(obj, name) for name in names}
 
 
+def _locked_and_changed(
+    model: Any, pk: int, data: Mapping[str, Any], fields: Sequence[str], label: str
+) -> tuple[Any, dict[str, Any]]:
+    """The row locked, `data` set on it (unsaved), and what that changed (`{field: old/new}`)."""
+    _check_fields(data, fields)
+    try:
+        obj = model.objects.select_for_update().get(pk=pk)
+    except model.DoesNotExist as exc:
+        raise ApplicationError(f"{label} {pk} does not exist.") from exc
+    before = _fields_of(obj, fields)
+    for field, value in data.items():
+        setattr(obj, field, value)
+    return obj, diff(before, _fields_of(obj, fields))
+
+
 def _check_fields(data: Mapping[str, Any], allowed: Sequence[str]) -> None:
     unknown = set(data) - set(allowed)
     if unknown:
@@ -129,15 +144,7 @@ def ci_type_update(*, context: ChangeContext, ci_type_id: int, data: Mapping[str
     The slug of a built-in type may change: agents find built-in types by `builtin_key`.
     """
     require_permission(context, "cmdb.change_citype")
-    _check_fields(data, CI_TYPE_FIELDS)
-    try:
-        ci_type = CIType.objects.select_for_update().get(pk=ci_type_id)
-    except CIType.DoesNotExist as exc:
-        raise ApplicationError(f"CI type {ci_type_id} does not exist.") from exc
-    before = _fields_of(ci_type, CI_TYPE_FIELDS)
-    for field, value in data.items():
-        setattr(ci_type, field, value)
-    changes = diff(before, _fields_of(ci_type, CI_TYPE_FIELDS))
+    ci_type, changes = _locked_and_changed(CIType, ci_type_id, data, CI_TYPE_FIELDS, "CI type")
     if not changes:
         return ci_type
     ci_type.full_clean()
@@ -201,15 +208,9 @@ def relationship_type_update(
 ) -> RelationshipType:
     """Change a kind of relationship (names and labels)."""
     require_permission(context, "cmdb.change_relationshiptype")
-    _check_fields(data, RELATIONSHIP_TYPE_FIELDS)
-    try:
-        rel_type = RelationshipType.objects.select_for_update().get(pk=relationship_type_id)
-    except RelationshipType.DoesNotExist as exc:
-        raise ApplicationError(f"Relationship type {relationship_type_id} does not exist.") from exc
-    before = _fields_of(rel_type, RELATIONSHIP_TYPE_FIELDS)
-    for field, value in data.items():
-        setattr(rel_type, field, value)
-    changes = diff(before, _fields_of(rel_type, RELATIONSHIP_TYPE_FIELDS))
+    rel_type, changes = _locked_and_changed(
+        RelationshipType, relationship_type_id, data, RELATIONSHIP_TYPE_FIELDS, "Relationship type"
+    )
     if not changes:
         return rel_type
     rel_type.full_clean()
