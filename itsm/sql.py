@@ -99,12 +99,26 @@ def token_with_user(key_hash: str) -> ApiToken | None:
     return token
 
 
+_CONVERTERS: dict[tuple[str, type], list] = {}
+
+
+def _converters(model) -> list:
+    """(column, converters) per concrete field, as the ORM applies them; once per database."""
+    key = (connection.vendor, model)
+    if key not in _CONVERTERS:
+        _CONVERTERS[key] = [
+            (col, connection.ops.get_db_converters(col) + field.get_db_converters(connection))
+            for field in model._meta.concrete_fields
+            for col in [field.get_col(model._meta.db_table)]
+        ]
+    return _CONVERTERS[key]
+
+
 def _converted(model, values: Sequence) -> list:
     """Values of a raw row as the ORM would give them (e.g. aware datetimes on SQLite)."""
     out = []
-    for field, value in zip(model._meta.concrete_fields, values, strict=True):
-        col = field.get_col(model._meta.db_table)
-        for convert in connection.ops.get_db_converters(col) + field.get_db_converters(connection):
+    for (col, converters), value in zip(_converters(model), values, strict=True):
+        for convert in converters:
             value = convert(value, col, connection)
         out.append(value)
     return out
