@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+#: The menu: (label, url name, permission needed to see the entry). Higher apps append their
+#: entries with `add_nav_entry` from their `AppConfig.ready()` (itsm never imports them).
 NAV = [
     # (label, url name, permission needed to see the entry)
     ("Dashboard", "home", None),
@@ -12,6 +14,15 @@ NAV = [
     ("Discrepancies", "agents:discrepancy-list", "agents.view_discrepancy"),
     ("CMDB health", "agents:health", "cmdb.view_configurationitem"),
 ]
+
+
+def add_nav_entry(label: str, url_name: str, permission: str | None, *, after: str | None = None):
+    """Add a menu entry (once), after the entry labelled `after` or at the end."""
+    entry = (label, url_name, permission)
+    if entry in NAV:
+        return
+    labels = [e[0] for e in NAV]
+    NAV.insert(labels.index(after) + 1 if after in labels else len(NAV), entry)
 
 
 def navigation(request) -> dict:

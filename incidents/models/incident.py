@@ -10,7 +10,7 @@ from django.db.models import Q
 
 from cmdb.models import ConfigurationItem, Department
 
-from .choices import Cause, IncidentStatus, Level, Severity, Source
+from ..choices import Cause, IncidentStatus, Level, Severity, Source
 
 
 class Incident(models.Model):
