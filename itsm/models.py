@@ -81,3 +81,17 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+
+class NumberCounter(models.Model):
+    """The next value of a record number (INC-…, RFC-…) on databases without sequences (SQLite).
+    PostgreSQL uses a real sequence (`itsm.numbering`)."""
+
+    name = models.CharField(max_length=60, primary_key=True)
+    value = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "number counter"
+
+    def __str__(self) -> str:
+        return f"{self.name}={self.value}"
