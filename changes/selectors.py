@@ -43,6 +43,31 @@ def change_log(change: Change) -> QuerySet[AuditEntry]:
     return entries_for(change)
 
 
+def change_impact(change: Change) -> dict[str, Any]:
+    """The stored ripple set of an RFC: its CIs (depth 0) and those it ripples to, with depth,
+    type and whether each is a business service; and its risk with the reasons."""
+    rows = (
+        ChangeImpact.objects.filter(change=change)
+        .order_by("depth", "ci__name", "ci_id")
+        .values_list("ci_id", "ci__name", "ci__ci_type__slug", "ci__status", "depth",
+                     "business_service")
+    )  # fmt: skip
+    nodes = [
+        {"id": pk, "name": name, "ci_type": slug, "status": status, "depth": depth,
+         "business_service": service}
+        for pk, name, slug, status, depth, service in rows
+    ]  # fmt: skip
+    return {
+        "change": change.pk,
+        "computed_at": change.impact_computed_at,
+        "count": len(nodes),
+        "nodes": nodes,
+        "business_services": [node for node in nodes if node["business_service"]],
+        "risk": {"score": change.risk_score, "level": change.risk, "reasons": change.risk_reasons},
+        "technical_assessment": change.technical_assessment,
+    }
+
+
 # --- who votes ------------------------------------------------------------------------------
 
 

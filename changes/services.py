@@ -256,6 +256,18 @@ def change_update(
 
 
 @transaction.atomic
+def change_delete(*, context: ChangeContext, change: Change) -> None:
+    """Delete a draft (its log stays in the audit table)."""
+    require_permission(context, "changes.delete_change")
+    change = lock_change(change)
+    require_originator_or_manager(context, change)
+    if change.status != ChangeStatus.DRAFT:
+        raise ApplicationError("Only a draft is deleted; cancel a submitted RFC instead.")
+    record(obj=change, kind="deleted", changes={}, context=context)
+    change.delete()
+
+
+@transaction.atomic
 def change_attach(
     *, context: ChangeContext, change: Change, file: UploadedFile, name: str = ""
 ) -> ChangeAttachment:
@@ -283,7 +295,7 @@ def change_attach(
 @transaction.atomic
 def change_impact_refresh(*, context: ChangeContext, change: Change) -> Change:
     """Recompute and store the RFC's ripple set and risk (at submit, or on demand)."""
-    require_permission(context, "changes.view_change")
+    require_permission(context, "changes.change_change")
     change = lock_change(change)
     _store_impact(context=context, change=change)
     return change
@@ -553,6 +565,7 @@ __all__ = [
     "change_cancel",
     "change_close",
     "change_create",
+    "change_delete",
     "change_impact_refresh",
     "change_implement",
     "change_log_event",
