@@ -32,6 +32,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "incidents.resolve_incident",
         "changes.add_change",
         "changes.change_change",
+        "changes.delete_change",
     ],
     PROBLEM_MANAGER: [READ_ALL, "incidents.*"],
     CHANGE_MANAGER: [READ_ALL, "changes.*"],
