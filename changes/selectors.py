@@ -309,10 +309,14 @@ def conflicts_for(
     end = end or change.planned_end
     if start is None or end is None:
         return {"conflicts": [], "blackouts": [], "truncated": False}
-    mine = _touching({change.pk})[change.pk]
+    mine_rows = ChangeImpact.objects.filter(change_id=change.pk)
+    own = set(change.cis.values_list("pk", flat=True))
+    # Other changes in the window sharing a CI with this one's impact set (or its own CIs when
+    # the impact was not computed yet): a semi-join in the database, the few matches back.
+    mine_ids = mine_rows.values("ci_id") if mine_rows.exists() else list(own)
     rows = (
         ChangeImpact.objects.filter(
-            ci_id__in=list(mine),
+            ci_id__in=mine_ids,
             change__status__in=ON_CALENDAR,
             change__planned_start__lt=end,
             change__planned_end__gt=start,
@@ -320,9 +324,13 @@ def conflicts_for(
         .exclude(change_id=change.pk)
         .values_list("change_id", "ci_id", "depth")
     )
+    matched = list(rows)
+    shared = {ci_id for _, ci_id, _ in matched}
+    mine = dict(mine_rows.filter(ci_id__in=shared).values_list("ci_id", "depth"))
+    mine.update(dict.fromkeys(own & shared, 0))
     others: dict[int, dict[int, tuple[int, int]]] = defaultdict(dict)
-    for other_id, ci_id, depth in rows:
-        others[other_id][ci_id] = (mine[ci_id], depth)
+    for other_id, ci_id, depth in matched:
+        others[other_id][ci_id] = (mine.get(ci_id, 0), depth)
     truncated = len(others) > MAX_CONFLICTS
     ids = sorted(others)[:MAX_CONFLICTS]
     other_changes = Change.objects.in_bulk(ids)
@@ -331,7 +339,6 @@ def conflicts_for(
     window = Change(planned_start=start, planned_end=end, pk=change.pk, number=change.number,
                     title=change.title, status=change.status)  # fmt: skip
     found = [_pair_conflicts(window, other_changes[oid], others[oid], names) for oid in ids]
-    own = {ci for ci, depth in mine.items() if depth == 0}
     blackouts = [_blackout_brief(b) for b in blackouts_for_cis(own, start, end)]
     return {"conflicts": found, "blackouts": blackouts, "truncated": truncated}
 
