@@ -225,7 +225,7 @@ def assess_risk(
 
     since = now - dt.timedelta(days=incident_days())
     incidents = (
-        Incident.objects.filter(cis__in=roots, created__gte=since).distinct().count()
+        Incident.objects.filter(cis__in=roots, created__gte=since).values("pk").distinct().count()
         if roots
         else 0
     )
@@ -241,7 +241,7 @@ def assess_risk(
     )
     if exclude_change_id is not None:
         failed = failed.exclude(pk=exclude_change_id)
-    failures = failed.distinct().count() if roots else 0
+    failures = failed.values("pk").distinct().count() if roots else 0
     add(
         "failed_changes",
         min(failures * 10, 20),

@@ -310,21 +310,20 @@ def conflicts_for(
     if start is None or end is None:
         return {"conflicts": [], "blackouts": [], "truncated": False}
     mine_rows = ChangeImpact.objects.filter(change_id=change.pk)
-    own = set(change.cis.values_list("pk", flat=True))
+    own = set(change.cis.order_by().values_list("pk", flat=True))
     # Other changes in the window sharing a CI with this one's impact set (or its own CIs when
     # the impact was not computed yet): a semi-join in the database, the few matches back.
     mine_ids = mine_rows.values("ci_id") if mine_rows.exists() else list(own)
+    # The changes in the window first (few: an index range), then their rows that share a CI.
+    in_window = list(
+        calendar_changes(start, end).exclude(pk=change.pk).order_by().values_list("pk", flat=True)
+    )
     rows = (
-        ChangeImpact.objects.filter(
-            ci_id__in=mine_ids,
-            change__status__in=ON_CALENDAR,
-            change__planned_start__lt=end,
-            change__planned_end__gt=start,
-        )
-        .exclude(change_id=change.pk)
+        ChangeImpact.objects.filter(change_id__in=in_window, ci_id__in=mine_ids)
+        .order_by()
         .values_list("change_id", "ci_id", "depth")
     )
-    matched = list(rows)
+    matched = list(rows) if in_window else []
     shared = {ci_id for _, ci_id, _ in matched}
     mine = dict(mine_rows.filter(ci_id__in=shared).values_list("ci_id", "depth"))
     mine.update(dict.fromkeys(own & shared, 0))

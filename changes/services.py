@@ -302,7 +302,7 @@ def change_impact_refresh(*, context: ChangeContext, change: Change) -> Change:
 
 def _store_impact(*, context: ChangeContext, change: Change) -> None:
     """Compute the ripple set and risk of a locked RFC and store them, logging what moved."""
-    ci_ids = list(change.cis.values_list("pk", flat=True))
+    ci_ids = list(change.cis.order_by().values_list("pk", flat=True))
     ripple = impact_module.store_ripple(change.pk, ci_ids)
     risk = impact_module.assess_risk(
         ci_ids=ci_ids,
