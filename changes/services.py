@@ -411,7 +411,7 @@ def _check_submittable(change: Change) -> None:
             if not getattr(change, name).strip():
                 errors[name] = [f"A {change.change_type} change needs this plan."]
     if change.change_type == ChangeType.STANDARD:
-        if change.template_id is None:
+        if change.template is None:
             errors["template"] = ["A standard change must come from a catalogue template."]
         elif not change.template.active:
             errors["template"] = ["This template is no longer in the catalogue."]
