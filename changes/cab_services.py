@@ -27,7 +27,15 @@ from itsm.exceptions import ApplicationError, PermissionDeniedError
 from itsm.permissions import require_permission
 
 from . import selectors
-from .choices import RISK_ORDER, BodyKind, ChangeStatus, ChangeType, MeetingStatus, VoteDecision
+from .choices import (
+    RISK_ORDER,
+    BodyKind,
+    ChangeStatus,
+    ChangeType,
+    MeetingDecision,
+    MeetingStatus,
+    VoteDecision,
+)
 from .models import ApprovalBody, ApprovalRule, CabAgendaItem, CabMeeting, Change, Vote
 
 
@@ -237,7 +245,7 @@ def change_reject(*, context: ChangeContext, change: Change, comment: str = "") 
 
 # --- CAB meetings -------------------------------------------------------------------------
 
-MEETING_DECISIONS = ("approve", "reject", "request_info", "defer")
+MEETING_DECISIONS = tuple(MeetingDecision.values)
 
 
 @transaction.atomic

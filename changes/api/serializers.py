@@ -10,7 +10,7 @@ from incidents.models import Incident
 from itsm.datetimes import StorableDateTimeField
 from itsm.models import AuditEntry
 
-from ..choices import ReviewOutcome, VoteDecision
+from ..choices import MeetingDecision, ReviewOutcome, VoteDecision
 from ..models import (
     ApprovalBody,
     Blackout,
@@ -288,5 +288,5 @@ class CabMeetingSerializer(serializers.ModelSerializer):
 
 class MeetingDecisionSerializer(serializers.Serializer):
     change = serializers.PrimaryKeyRelatedField(queryset=Change.objects.all())
-    decision = serializers.ChoiceField(choices=["approve", "reject", "request_info", "defer"])
+    decision = serializers.ChoiceField(choices=MeetingDecision.choices)
     notes = serializers.CharField(required=False, allow_blank=True, default="", max_length=20000)
