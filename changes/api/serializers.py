@@ -13,6 +13,7 @@ from itsm.models import AuditEntry
 from ..choices import MeetingDecision, ReviewOutcome, VoteDecision
 from ..models import (
     ApprovalBody,
+    ApprovalRule,
     Blackout,
     CabAgendaItem,
     CabMeeting,
@@ -290,3 +291,17 @@ class MeetingDecisionSerializer(serializers.Serializer):
     change = serializers.PrimaryKeyRelatedField(queryset=Change.objects.all())
     decision = serializers.ChoiceField(choices=MeetingDecision.choices)
     notes = serializers.CharField(required=False, allow_blank=True, default="", max_length=20000)
+
+
+class ApprovalBodySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ApprovalBody
+        fields = ["id", "name", "kind", "members", "group", "quorum", "majority",
+                  "business_members", "technical_members"]  # fmt: skip
+
+
+class ApprovalRuleSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ApprovalRule
+        fields = ["id", "name", "change_type", "priority", "min_risk", "max_risk", "approver",
+                  "body", "order", "active"]  # fmt: skip
