@@ -323,6 +323,7 @@ SPECTACULAR_SETTINGS = {
         "DiscrepancyStatusEnum": "agents.choices.DiscrepancyStatus",
         "VoteDecisionEnum": "changes.choices.VoteDecision",
         "MeetingDecisionEnum": "changes.choices.MeetingDecision",
+        "RiskLevelEnum": "changes.choices.RiskLevel",
     },
 }
 
