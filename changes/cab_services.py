@@ -7,8 +7,12 @@ originator; with `v` votes cast, `a` of them approvals, and `r` eligible members
 
 - approved when `v >= q`, `a > m * v` and, if the body names business and technical members,
   at least one of each has voted;
-- rejected when approval can no longer be reached: `v + r < q` (the quorum is out of reach) or
-  `a + r <= m * (v + r)` (even if everyone left approved, approvals would not be a majority).
+- rejected when approval can no longer be reached: `a + r <= m * (v + r)` (even if everyone
+  left approved, approvals would not be a majority).
+
+When the quorum is out of reach (too few eligible members) the RFC stays submitted and a Change
+Manager decides (`change_approve` / `change_reject`, e.g. at a CAB meeting); an approval never
+rejects. `selectors.vote_tally` gives the figures (the CAB page shows them).
 
 The owner of the CIs decides alone (quorum 1): their approval approves, their rejection rejects.
 """
@@ -17,7 +21,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -87,30 +90,10 @@ def route_for_approval(change: Change) -> Route:
 
 def evaluate(change: Change) -> str | None:
     """ "approved", "rejected" or None (still open) for the votes of the current round."""
-    eligible = selectors.eligible_voter_ids(change)
-    votes = list(
-        Vote.objects.filter(change=change, round=change.vote_round).values_list(
-            "voter_id", "decision"
-        )
-    )
-    counted = [(voter, decision) for voter, decision in votes if voter in eligible]
-    cast = len(counted)
-    approvals = sum(1 for _, decision in counted if decision == VoteDecision.APPROVE)
-    remaining = len(eligible - {voter for voter, _ in counted})
-    body = change.approval_body if change.approver in (BodyKind.CAB, BodyKind.ECAB) else None
-    quorum = body.quorum if body else 1
-    majority = Decimal(body.majority) if body else Decimal("0.5")
-    required_ok = True
-    if body is not None:
-        voted = {voter for voter, _ in counted}
-        business = set(body.business_members.values_list("pk", flat=True))
-        technical = set(body.technical_members.values_list("pk", flat=True))
-        required_ok = (not business or bool(business & voted)) and (
-            not technical or bool(technical & voted)
-        )
-    if cast >= quorum and approvals > majority * cast and required_ok:
+    tally = selectors.vote_tally(change)
+    if tally.approved:
         return ChangeStatus.APPROVED
-    if cast + remaining < quorum or approvals + remaining <= majority * (cast + remaining):
+    if tally.rejected:
         return ChangeStatus.REJECTED
     return None
 

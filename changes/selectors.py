@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -23,6 +25,7 @@ from .choices import (
     ChangeStatus,
     ChangeType,
     ReviewOutcome,
+    VoteDecision,
 )
 from .models import ApprovalBody, Blackout, Change, ChangeImpact, Vote
 
@@ -102,6 +105,68 @@ def eligible_voter_ids(change: Change) -> set[int]:
     else:
         ids = set()
     return ids - {change.originator_id}
+
+
+@dataclass
+class Tally:
+    """The votes of an RFC's current round against its body's rule."""
+
+    eligible: int
+    cast: int
+    approvals: int
+    rejections: int
+    remaining: int
+    quorum: int
+    majority: Decimal
+    missing_required: list[str]  # "business", "technical": required members yet to vote
+
+    @property
+    def approved(self) -> bool:
+        return (
+            self.cast >= self.quorum
+            and self.approvals > self.majority * self.cast
+            and not self.missing_required
+        )
+
+    @property
+    def rejected(self) -> bool:
+        """Approval is out of reach even if everyone left approves."""
+        total = self.cast + self.remaining
+        return total > 0 and self.approvals + self.remaining <= self.majority * total
+
+    @property
+    def quorum_out_of_reach(self) -> bool:
+        return self.cast + self.remaining < self.quorum
+
+
+def vote_tally(change: Change) -> Tally:
+    """Where the votes of the current round stand (see cab_services for the rule)."""
+    eligible = eligible_voter_ids(change)
+    votes = Vote.objects.filter(change=change, round=change.vote_round).values_list(
+        "voter_id", "decision"
+    )
+    counted = {voter: decision for voter, decision in votes if voter in eligible}
+    approvals = sum(1 for decision in counted.values() if decision == VoteDecision.APPROVE)
+    body = change.approval_body if change.approver in (BodyKind.CAB, BodyKind.ECAB) else None
+    missing = []
+    if body is not None:
+        for label, members in (
+            ("business", body.business_members.values_list("pk", flat=True)),
+            ("technical", body.technical_members.values_list("pk", flat=True)),
+        ):
+            required = set(members)
+            if required and not required & set(counted):
+                missing.append(label)
+    return Tally(
+        eligible=len(eligible),
+        cast=len(counted),
+        approvals=approvals,
+        rejections=len(counted) - approvals,
+        remaining=len(eligible - set(counted)),
+        quorum=body.quorum if body else 1,
+        majority=Decimal(body.majority) if body else Decimal("0.5"),
+        missing_required=missing,
+    )
 
 
 def votes_of_round(change: Change) -> QuerySet[Vote]:
