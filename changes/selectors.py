@@ -46,26 +46,31 @@ def change_log(change: Change) -> QuerySet[AuditEntry]:
     return entries_for(change)
 
 
+#: The impact answer lists at most this many CIs (the nearest first); `count` has them all.
+MAX_IMPACT_LISTED = 5000
+
+
 def change_impact(change: Change) -> dict[str, Any]:
     """The stored ripple set of an RFC: its CIs (depth 0) and those it ripples to, with depth,
-    type and whether each is a business service; and its risk with the reasons."""
-    rows = (
-        ChangeImpact.objects.filter(change=change)
-        .order_by("depth", "ci__name", "ci_id")
-        .values_list("ci_id", "ci__name", "ci__ci_type__slug", "ci__status", "depth",
-                     "business_service")
-    )  # fmt: skip
-    nodes = [
-        {"id": pk, "name": name, "ci_type": slug, "status": status, "depth": depth,
-         "business_service": service}
-        for pk, name, slug, status, depth, service in rows
-    ]  # fmt: skip
+    type and whether each is a business service (the nearest MAX_IMPACT_LISTED; `count` is
+    the whole set), the business services, and the risk with its reasons."""
+    stored = ChangeImpact.objects.filter(change=change)
+    fields = ("ci_id", "ci__name", "ci__ci_type__slug", "ci__status", "depth", "business_service")
+    keys = ("id", "name", "ci_type", "status", "depth", "business_service")
+
+    def listed(rows: QuerySet) -> list[dict[str, Any]]:
+        ordered = rows.order_by("depth", "ci__name", "ci_id").values_list(*fields)
+        return [dict(zip(keys, row, strict=True)) for row in ordered[:MAX_IMPACT_LISTED]]
+
+    nodes = listed(stored)
+    count = len(nodes) if len(nodes) < MAX_IMPACT_LISTED else stored.count()
     return {
         "change": change.pk,
         "computed_at": change.impact_computed_at,
-        "count": len(nodes),
+        "count": count,
+        "truncated": count > len(nodes),
         "nodes": nodes,
-        "business_services": [node for node in nodes if node["business_service"]],
+        "business_services": listed(stored.filter(business_service=True)),
         "risk": {"score": change.risk_score, "level": change.risk, "reasons": change.risk_reasons},
         "technical_assessment": change.technical_assessment,
     }
