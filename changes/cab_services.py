@@ -328,3 +328,22 @@ def cab_meeting_record_decision(
         context=context,
     )
     return item
+
+
+@transaction.atomic
+def cab_meeting_record_minutes(
+    *, context: ChangeContext, meeting: CabMeeting, minutes: str
+) -> CabMeeting:
+    """Write (or rewrite) the minutes of a meeting; the meeting is marked held."""
+    require_permission(context, "changes.manage_change")
+    meeting = CabMeeting.objects.select_for_update().get(pk=meeting.pk)
+    old = meeting.minutes
+    meeting.minutes, meeting.status = minutes, MeetingStatus.HELD
+    meeting.save(update_fields=["minutes", "status"])
+    record(
+        obj=meeting,
+        kind="minutes",
+        changes={"minutes": {"old": old, "new": minutes}},
+        context=context,
+    )
+    return meeting

@@ -305,3 +305,7 @@ class ApprovalRuleSerializer(serializers.ModelSerializer):
         model = ApprovalRule
         fields = ["id", "name", "change_type", "priority", "min_risk", "max_risk", "approver",
                   "body", "order", "active"]  # fmt: skip
+
+
+class MinutesSerializer(serializers.Serializer):
+    minutes = serializers.CharField(allow_blank=True, max_length=100_000)

@@ -501,6 +501,22 @@ class CabMeetingViewSet(
         )
         return Response(self.get_serializer(self.get_queryset().get(pk=meeting.pk)).data)
 
+    @extend_schema(request=s.MinutesSerializer, responses=s.CabMeetingSerializer)
+    @action(
+        detail=True,
+        methods=["post"],
+        permission_classes=[IsAuthenticated, HasPerm("changes.manage_change")],
+    )
+    def minutes(self, request, pk=None):
+        """Record the meeting's minutes: `{"minutes"}`."""
+        meeting = self.get_object()
+        body = s.MinutesSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.cab_meeting_record_minutes(
+            context=api_context(request), meeting=meeting, minutes=body.validated_data["minutes"]
+        )
+        return Response(self.get_serializer(self.get_queryset().get(pk=meeting.pk)).data)
+
 
 class ApprovalBodyViewSet(viewsets.ReadOnlyModelViewSet):
     """The CABs and ECABs (edited in the admin by Change Managers)."""
