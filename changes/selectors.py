@@ -41,6 +41,11 @@ def change_list_queryset() -> QuerySet[Change]:
     ).prefetch_related("cis", "caused_incidents")
 
 
+def changes_ready_for_release() -> QuerySet[Change]:
+    """RFCs a release may carry: approved or scheduled (not yet implemented)."""
+    return change_list_queryset().filter(status__in=[ChangeStatus.APPROVED, ChangeStatus.SCHEDULED])
+
+
 def change_log(change: Change) -> QuerySet[AuditEntry]:
     """Every event of the RFC (the change log), newest first."""
     return entries_for(change)
