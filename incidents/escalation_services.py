@@ -28,9 +28,7 @@ logger = logging.getLogger(__name__)
 def _applies(rule: EscalationRule, incident: Incident) -> bool:
     if rule.priority is not None and rule.priority != incident.priority:
         return False
-    if rule.target == SlaTarget.RESPONSE and incident.responded_at is not None:
-        return False
-    return True
+    return not (rule.target == SlaTarget.RESPONSE and incident.responded_at is not None)
 
 
 def escalations_due(*, now: dt.datetime | None = None) -> list[tuple[Incident, EscalationRule]]:

@@ -84,7 +84,7 @@ class WorkingHours(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_weekday_display()} {self.start:%H:%M}–{self.end:%H:%M}"
+        return f"{self.get_weekday_display()} {self.start:%H:%M}-{self.end:%H:%M}"
 
 
 class CalendarHoliday(models.Model):
