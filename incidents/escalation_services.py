@@ -79,7 +79,7 @@ def escalation_fire(*, context: ChangeContext, incident: Incident, rule: Escalat
         except IntegrityError:
             return False
         user_ids = set(rule.notify_users.values_list("pk", flat=True))
-        if rule.notify_group_id is not None:
+        if rule.notify_group is not None:
             user_ids |= set(rule.notify_group.user_set.values_list("pk", flat=True))
         percent = rule.threshold_percent
         what = "breached" if percent >= 100 else f"reached {percent} % of"

@@ -124,7 +124,7 @@ def _save(
 
 def _set(incident: Incident, changes: dict[str, Any], field: str, value: Any) -> None:
     """Set a field and note the change (ids for foreign keys)."""
-    attname = Incident._meta.get_field(field).attname
+    attname = Incident._meta.get_field(field).attname  # type: ignore[union-attr]
     old = getattr(incident, attname)
     new_value = value.pk if hasattr(value, "pk") else value
     if old != new_value:

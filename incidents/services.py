@@ -104,7 +104,7 @@ def incident_open(
     assignee: User | None = None,
     assignment_group: Group | None = None,
 ) -> Incident:
-    """Log a new incident: number from the sequence, priority from impact × urgency, the
+    """Log a new incident: number from the sequence, priority from impact x urgency, the
     caller's department and role from the CMDB, SLA due times from the matching policy.
 
     Staff (`incidents.add_incident`) log for anyone; an end user (`incidents.report_incident`)
@@ -122,8 +122,9 @@ def incident_open(
     if self_service:
         from .selectors import user_devices
 
+        assert context.actor is not None  # an end user is a person
         caller, assignee, assignment_group = context.actor, None, None
-        own = set(user_devices(caller).values_list("pk", flat=True))
+        own = set(user_devices(context.actor).values_list("pk", flat=True))
         foreign = [ci.pk for ci in items if ci.pk not in own]
         if foreign:
             raise ApplicationError("You can only name your own devices.", extra={"cis": foreign})
@@ -175,7 +176,7 @@ def incident_open(
 
 
 CREATED_FIELDS = [
-    (name, Incident._meta.get_field(name).attname)
+    (name, Incident._meta.get_field(name).attname)  # type: ignore[union-attr]
     for name in (
         "number",
         "title",

@@ -57,6 +57,12 @@ def calendar(calendar_id: int) -> sla.Calendar:
     return built
 
 
+def _calendar_of(incident: Incident) -> sla.Calendar:
+    policy = incident.sla_policy
+    assert policy is not None
+    return calendar(policy.calendar_id)
+
+
 def policy_for(
     *, priority: int, ci_type_ids: Iterable[int] = (), department_id: int | None = None
 ) -> SlaPolicy | None:
@@ -109,7 +115,7 @@ def recompute_due(incident: Incident) -> None:
     if incident.sla_policy_id is None or incident.sla_started_at is None:
         incident.response_due = incident.resolve_due = None
         return
-    cal = calendar(incident.sla_policy.calendar_id)
+    cal = _calendar_of(incident)
     start, hold = incident.sla_started_at, incident.hold_business_s
     if incident.responded_at is None and incident.response_target_min is not None:
         incident.response_due = sla.add_business_seconds(
@@ -131,7 +137,7 @@ def sla_resume(incident: Incident, *, at: dt.datetime) -> None:
     if incident.on_hold_since is None:
         return
     if incident.sla_policy_id is not None:
-        cal = calendar(incident.sla_policy.calendar_id)
+        cal = _calendar_of(incident)
         held = sla.business_seconds_between(incident.on_hold_since, at, cal)
         incident.hold_business_s += max(0, round(held))
     incident.on_hold_since = None
@@ -147,7 +153,7 @@ def elapsed_percent(incident: Incident, target: str, *, now: dt.datetime) -> flo
     )
     if not minutes or incident.sla_started_at is None or incident.sla_policy_id is None:
         return None
-    cal = calendar(incident.sla_policy.calendar_id)
+    cal = _calendar_of(incident)
     until = incident.on_hold_since or now
     used = sla.business_seconds_between(incident.sla_started_at, until, cal)
     return 100.0 * (used - incident.hold_business_s) / (minutes * 60)

@@ -29,7 +29,7 @@ def worklog_add(
     none was given yet."""
     actor = context.actor
     staff = actor is None or actor.has_perm("incidents.change_incident")
-    if not staff and not actor.has_perm("incidents.report_incident"):
+    if not staff and not (actor is not None and actor.has_perm("incidents.report_incident")):
         raise PermissionDeniedError(
             "You do not have permission to do this (incidents.change_incident)."
         )
@@ -48,7 +48,7 @@ def worklog_add(
     if locked is None:
         raise ApplicationError(f"Incident {pk} does not exist.")
     if not staff:
-        if locked.caller_id != actor.pk:
+        if actor is None or locked.caller_id != actor.pk:
             raise PermissionDeniedError("You may only comment on incidents you reported.")
         public, minutes = True, 0
     entry = WorkLogEntry.objects.create(
