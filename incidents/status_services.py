@@ -13,11 +13,7 @@ from itsm.exceptions import ApplicationError
 from itsm.permissions import require_permission
 
 from . import notifications, sla_services
-from .choices import (
-    Cause,
-    IncidentStatus,
-    ResolutionMethod,
-)
+from .choices import Cause, IncidentStatus, ResolutionMethod, allowed_moves
 from .models import Incident
 from .service_helpers import (
     HOLD_FIELDS,
@@ -44,6 +40,11 @@ def incident_start(
     the actor."""
     require_permission(context, "incidents.change_incident")
     incident = _lock(incident, expected_version)
+    if incident.status == IncidentStatus.ON_HOLD:
+        raise ApplicationError(
+            "The incident is on hold: resume it.",
+            extra={"status": incident.status, "allowed": allowed_moves(incident.status)},
+        )
     changes: dict[str, Any] = {}
     _move(incident, changes, IncidentStatus.IN_PROGRESS)
     _respond(incident, changes, _now(context))
@@ -86,6 +87,11 @@ def incident_resume(
     """Back in progress after a hold: the due times move by the business time on hold."""
     require_permission(context, "incidents.change_incident")
     incident = _lock(incident, expected_version)
+    if incident.status != IncidentStatus.ON_HOLD:
+        raise ApplicationError(
+            "Only an incident on hold can be resumed.",
+            extra={"status": incident.status, "allowed": allowed_moves(incident.status)},
+        )
     changes: dict[str, Any] = {}
     _move(incident, changes, IncidentStatus.IN_PROGRESS)
     _end_hold(incident, changes, _now(context))
@@ -183,9 +189,9 @@ def incident_reopen(
     closed = incident.closed_at if incident.status == IncidentStatus.CLOSED else None
     if closed is not None and now - closed > dt.timedelta(days=reopen_days()):
         raise ApplicationError(
-                f"This incident was closed more than {reopen_days()} days ago: log a new one.",
-                extra={"status": incident.status, "allowed": []},
-            )
+            f"This incident was closed more than {reopen_days()} days ago: log a new one.",
+            extra={"status": incident.status, "allowed": []},
+        )
     changes: dict[str, Any] = {}
     _move(incident, changes, IncidentStatus.REOPENED)
     for name in ("resolved_at", "closed_at"):

@@ -11,9 +11,7 @@ from . import views
 router = DefaultRouter()
 router.include_root_view = False
 router.register("incidents", views.IncidentViewSet, basename="incident")
-router.register(
-    "quick-log-templates", views.QuickLogTemplateViewSet, basename="quicklogtemplate"
-)
+router.register("quick-log-templates", views.QuickLogTemplateViewSet, basename="quicklogtemplate")
 router.register("sla-policies", views.SlaPolicyViewSet, basename="slapolicy")
 
 urlpatterns = [*router.urls]

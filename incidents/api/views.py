@@ -299,9 +299,7 @@ class IncidentViewSet(
         """Log and resolve a trivial incident from a template in one step."""
         body = s.QuickLogSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        incident = services.incident_quick_log(
-            context=api_context(request), **body.validated_data
-        )
+        incident = services.incident_quick_log(context=api_context(request), **body.validated_data)
         return Response(self.get_serializer(self._fresh(incident)).data, status=201)
 
 
@@ -322,4 +320,3 @@ class SlaPolicyViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = s.SlaPolicySerializer
     filterset_class = None
     ordering_fields = ["priority", "name"]
-
