@@ -10,7 +10,7 @@ import pytest
 from incidents import sla
 
 UTC = dt.UTC
-OFFICE = [(day, dt.time(8), dt.time(18)) for day in range(5)]  # Mon–Fri 08–18
+OFFICE = [(day, dt.time(8), dt.time(18)) for day in range(5)]  # Mon-Fri 08-18
 
 
 def office(time_zone="UTC", **kwargs):
