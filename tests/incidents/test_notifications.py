@@ -31,10 +31,13 @@ def test_a_rolled_back_change_sends_nothing(
     make_incident, agent, agent2, django_capture_on_commit_callbacks
 ):
     incident = make_incident(user=agent)
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        with pytest.raises(RuntimeError), transaction.atomic():
-            services.incident_assign(context=ctx(agent), incident=incident, assignee=agent2)
-            raise RuntimeError("something failed after the assignment")
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        services.incident_assign(context=ctx(agent), incident=incident, assignee=agent2)
+        raise RuntimeError("something failed after the assignment")
     assert callbacks == []
     assert mail.outbox == []
 
