@@ -155,8 +155,14 @@ def incident_open(
         incident.status = IncidentStatus.ASSIGNED
     sla_services.sla_start(incident, at=now, ci_type_ids={ci.ci_type_id for ci in items})
     incident.save(force_insert=True)
-    if items:
-        incident.cis.set(items)
+    if items:  # a new incident has no links yet: insert them without reading any
+        through = Incident.cis.through
+        through.objects.bulk_create(
+            [through(incident_id=incident.pk, configurationitem_id=ci.pk) for ci in items]
+        )
+    # What the caller's answer shows, known without a query: the CIs, no related incidents.
+    setattr(incident, "ci_ids", [ci.pk for ci in items])  # noqa: B010
+    setattr(incident, "related_ids", [])  # noqa: B010
     record(
         obj=incident,
         kind="created",

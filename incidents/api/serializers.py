@@ -116,7 +116,8 @@ class IncidentSerializer(serializers.ModelSerializer):
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
-        data["cis"] = [ci.pk for ci in instance.cis.all()]
+        ids = getattr(instance, "ci_ids", None)  # set by incident_open: no query needed
+        data["cis"] = ids if ids is not None else [ci.pk for ci in instance.cis.all()]
         return data
 
     def get_caller_name(self, obj) -> str:
@@ -126,7 +127,8 @@ class IncidentSerializer(serializers.ModelSerializer):
         return _name(obj.assignee) if obj.assignee_id else ""
 
     def get_related(self, obj) -> list[int]:
-        return [other.pk for other in obj.related.all()]
+        ids = getattr(obj, "related_ids", None)  # set by incident_open: no query needed
+        return ids if ids is not None else [other.pk for other in obj.related.all()]
 
     def get_response_remaining_s(self, obj) -> int | None:
         return sla_services.remaining_seconds(obj, SlaTarget.RESPONSE, now=self._now())

@@ -136,16 +136,13 @@ class IncidentViewSet(
                     )
                     for item in body.validated_data
                 ]
-            rows = self.get_queryset().filter(pk__in=[i.pk for i in created]).order_by("id")
-            return Response(self.get_serializer(rows, many=True).data, status=201)
+            return Response(self.get_serializer(created, many=True).data, status=201)
         body = self.get_serializer(data=request.data)
         body.is_valid(raise_exception=True)
         incident = services.incident_open(
             context=context, source=self._source(request), **dict(body.validated_data)
         )
-        return Response(
-            self.get_serializer(self._fresh(incident)).data, status=status.HTTP_201_CREATED
-        )
+        return Response(self.get_serializer(incident).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=s.IncidentUpdateSerializer, responses=s.IncidentSerializer)
     def partial_update(self, request, *args, **kwargs):
