@@ -59,7 +59,8 @@ def _cis(cis: Iterable[ConfigurationItem | int]) -> list[ConfigurationItem]:
         raise ApplicationError("CIs are given by their ids.", extra={"cis": []}) from None
     if all(isinstance(item, ConfigurationItem) for item in items):
         return items  # type: ignore[return-value]
-    found = {ci.pk: ci for ci in ConfigurationItem.objects.filter(pk__in=set(ids))}
+    rows = ConfigurationItem.objects.filter(pk__in=set(ids)).only("id", "name", "ci_type_id")
+    found = {ci.pk: ci for ci in rows}
     missing = [pk for pk in ids if pk not in found]
     if missing:
         raise ApplicationError(
