@@ -8,7 +8,6 @@ user sees is `selectors.incidents_visible_to` (an end user: only their own — a
 
 from __future__ import annotations
 
-from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -129,13 +128,9 @@ class IncidentViewSet(
                 )
             body = self.get_serializer(data=request.data, many=True)
             body.is_valid(raise_exception=True)
-            with transaction.atomic():
-                created = [
-                    services.incident_open(
-                        context=context, source=self._source(request), **dict(item)
-                    )
-                    for item in body.validated_data
-                ]
+            created = services.incident_bulk_open(
+                context=context, items=body.validated_data, source=self._source(request)
+            )
             return Response(self.get_serializer(created, many=True).data, status=201)
         body = self.get_serializer(data=request.data)
         body.is_valid(raise_exception=True)
