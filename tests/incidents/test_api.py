@@ -282,3 +282,19 @@ def test_numbers_in_bulk_follow_single_ones(agent):
     last = services.incident_open(context=ctx(agent), title="two")
     numbers = [int(i.number[4:]) for i in [first, *many, last]]
     assert numbers == list(range(numbers[0], numbers[0] + 5))
+
+
+def test_the_fast_representation_is_the_serializers(make_incident, agent, agent2):
+    from django.utils import timezone
+
+    from incidents.api.representations import incident_representation
+    from incidents.api.serializers import IncidentSerializer
+
+    incident = make_incident(user=agent, cis=[CIFactory()], assignee=agent2)
+    services.incident_hold(context=ctx(agent), incident=incident, reason="parts")
+    other = make_incident(user=agent)
+    services.incident_link(context=ctx(agent), incident=incident, related=other)
+    fresh = Incident.objects.get(pk=incident.pk)
+    now = timezone.now()
+    expected = IncidentSerializer(fresh, context={"now": now}).data
+    assert incident_representation(fresh, now=now) == dict(expected)
