@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import DEFAULT_DATABASE_URL, Context, check_postgres_url, log
 
-BENCHES = ("impact", "ci_list", "ci_create", "bulk_create", "ingest", "changes")
+BENCHES = ("impact", "ci_list", "ci_create", "bulk_create", "ingest", "changes", "incident_create")
 API_BENCHES = ("ci_list", "ci_create", "bulk_create")
 
 
@@ -87,6 +87,14 @@ def main(argv: list[str] | None = None) -> int:
         except Exception:
             traceback.print_exc()
             failed.append("changes")
+    if "incident_create" in only:
+        try:
+            import bench_incidents
+
+            bench_incidents.run(ctx, connections=args.connections)
+        except Exception:
+            traceback.print_exc()
+            failed.append("incident_create")
     log(f"done in {time.monotonic() - started:.0f}s" + (f"; FAILED: {failed}" if failed else ""))
     return 1 if failed else 0
 

@@ -20,6 +20,9 @@ RELEASE_MANAGER = "Release Manager"
 DEPLOYMENT_TECHNICIAN = "Deployment Technician"
 CMDB_MANAGER = "CMDB Manager"
 READ_ONLY = "Read Only"
+#: Self-service: reports incidents and follows their own (row-level filtering in
+#: incidents.selectors); the default role of new users who are not staff.
+END_USER = "End User"
 
 READ_ALL = "*.view_*"
 
@@ -33,6 +36,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "changes.add_change",
         "changes.change_change",
         "changes.delete_change",
+        "incidents.escalate_incident",
     ],
     PROBLEM_MANAGER: [READ_ALL, "incidents.*"],
     CHANGE_MANAGER: [READ_ALL, "changes.*"],
@@ -40,6 +44,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     RELEASE_MANAGER: [READ_ALL, "releases.*", "changes.implement_change"],
     DEPLOYMENT_TECHNICIAN: [READ_ALL, "releases.deploy_release", "releases.change_deploymentstep"],
     CMDB_MANAGER: [READ_ALL, "cmdb.*", "agents.*"],
+    END_USER: ["incidents.report_incident"],
 }
 
 # Reading these would leak secrets or security logs: never granted through "*.view_*".
