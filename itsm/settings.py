@@ -330,6 +330,7 @@ SPECTACULAR_SETTINGS = {
         "IncidentCauseEnum": "incidents.choices.Cause",
         "ResolutionMethodEnum": "incidents.choices.ResolutionMethod",
         "IncidentSourceEnum": "incidents.choices.Source",
+        "AuditSourceEnum": "itsm.choices.ChangeSource",
     },
 }
 
