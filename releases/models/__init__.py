@@ -10,7 +10,14 @@ from .deployment import (
 )
 from .library import SoftwareArtifact
 from .package import PackageStep, ReleasePackage
-from .release import NUMBER_PREFIX, NUMBER_SEQUENCE, ReadinessReview, Release, ReleaseTask, TestResult
+from .release import (
+    NUMBER_PREFIX,
+    NUMBER_SEQUENCE,
+    ReadinessReview,
+    Release,
+    ReleaseTask,
+    TestResult,
+)
 
 __all__ = [
     "NUMBER_PREFIX",

@@ -67,7 +67,9 @@ class DeploymentWave(models.Model):
         "status", max_length=20, choices=WaveStatus.choices, default=WaveStatus.PENDING
     )
     version = models.PositiveIntegerField("version", default=1)
-    gate = models.CharField("gate", max_length=20, choices=GateKind.choices, default=GateKind.MANUAL)
+    gate = models.CharField(
+        "gate", max_length=20, choices=GateKind.choices, default=GateKind.MANUAL
+    )
     min_success_pct = models.PositiveSmallIntegerField("minimum success %", default=100)
     bake_minutes = models.PositiveIntegerField("bake time (minutes)", default=0)
     max_new_incidents = models.PositiveIntegerField("maximum new incidents", default=0)
@@ -213,3 +215,6 @@ class SimulatedExecution(models.Model):
 
     class Meta:
         ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"step {self.step_id} attempt {self.attempt}: {self.outcome}"
