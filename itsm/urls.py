@@ -11,6 +11,7 @@ from . import views
 api_v1 = [
     path("cmdb/", include("cmdb.api.urls")),
     path("agents/", include("agents.api.urls")),
+    path("changes/", include("changes.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
 ]
@@ -26,6 +27,7 @@ urlpatterns = [
     path("favicon.ico", views.favicon, name="favicon"),
     path("cmdb/", include("cmdb.urls")),
     path("agents/", include("agents.urls")),
+    path("changes/", include("changes.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
 ]
