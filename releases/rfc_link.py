@@ -21,9 +21,8 @@ APPROVED = ("approved", "scheduled")
 
 
 def linked_changes(release: Release) -> list:
-    """The release's RFCs (empty before the changes app provides them)."""
-    manager = getattr(release, "changes", None)
-    return list(manager.all()) if manager is not None else []
+    """The release's RFCs."""
+    return list(release.changes.all())
 
 
 def changes_approved(release: Release) -> bool:

@@ -247,7 +247,7 @@ def _advance_waves(deployment: Deployment, now: dt.datetime) -> dict[str, Any]:
         _finish(deployment)
         done["finished"] = True
         return done
-    closed = gates.closed_reason(deployment, now)
+    closed = gates.closed_reason(deployment, following, now)
     if closed:
         if deployment.reason != closed:
             Deployment.objects.filter(pk=deployment.pk).update(reason=closed)

@@ -38,33 +38,25 @@ def success_pct(counts: dict[tuple[int, str], int], wave_id: int) -> float | Non
     return 100.0 * counts.get((wave_id, TargetState.SUCCEEDED), 0) / total
 
 
-def blackout_reason(start: dt.datetime, end: dt.datetime) -> str:
-    """Why changes are frozen between start and end ("" if they are not): the change
-    calendar's blackouts (changes app), when it offers them."""
-    try:
-        from changes import selectors
-    except ImportError:
+def blackout_reason(ci_ids: set[int], start: dt.datetime, end: dt.datetime) -> str:
+    """Why changes to these CIs are frozen between start and end ("" if they are not): the
+    change calendar's blackouts."""
+    from changes.selectors import blackouts_for_cis
+
+    found = blackouts_for_cis(ci_ids, start, end).first()
+    if found is None:
         return ""
-    finder = getattr(selectors, "blackouts_overlapping", None)
-    if finder is None:
-        return ""
-    try:
-        found = list(finder(start=start, end=end))
-    except Exception:  # the calendar must never stop the engine; logged
-        logger.exception("blackout look-up failed")
-        return ""
-    if not found:
-        return ""
-    return f"Change blackout: {found[0]}"
+    return f"Change blackout: {found} (until {found.end:%Y-%m-%d %H:%M})."
 
 
-def closed_reason(deployment: Deployment, now: dt.datetime) -> str:
-    """Why no wave may start now ("" when one may): outside the deployment window, or in a
-    change blackout."""
+def closed_reason(deployment: Deployment, wave: DeploymentWave, now: dt.datetime) -> str:
+    """Why `wave` may not start now ("" when it may): outside the deployment window, or in a
+    change blackout that applies to its CIs."""
     if deployment.window_start and now < deployment.window_start:
         return (
             f"Waiting for the deployment window (opens {deployment.window_start:%Y-%m-%d %H:%M})."
         )
     if deployment.window_end and now >= deployment.window_end:
         return f"The deployment window closed at {deployment.window_end:%Y-%m-%d %H:%M}."
-    return blackout_reason(now, now + dt.timedelta(minutes=1))
+    ci_ids = set(DeploymentTarget.objects.filter(wave=wave).values_list("ci_id", flat=True))
+    return blackout_reason(ci_ids, now, now + dt.timedelta(minutes=1))

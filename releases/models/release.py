@@ -34,6 +34,12 @@ class Release(models.Model):
     status = models.CharField(
         "status", max_length=20, choices=ReleaseStatus.choices, default=ReleaseStatus.PLANNING
     )
+    changes = models.ManyToManyField(
+        "changes.Change",
+        blank=True,
+        related_name="releases",
+        help_text="The approved RFCs this release implements.",
+    )
     package = models.ForeignKey(
         "releases.ReleasePackage",
         on_delete=models.PROTECT,
