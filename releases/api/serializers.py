@@ -234,6 +234,19 @@ class PackageSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "created"]
         validators: list = []
 
+    def to_representation(self, instance):
+        return _sort_steps(super().to_representation(instance))
+
+
+PHASE_RANK = {"install": 0, "verify": 1, "backout": 2}
+
+
+def _sort_steps(data: dict) -> dict:
+    data["steps"] = sorted(
+        data.get("steps", []), key=lambda step: (PHASE_RANK[step["phase"]], step["order"])
+    )
+    return data
+
 
 class StepsSerializer(serializers.Serializer):
     steps = PackageStepSerializer(many=True)
