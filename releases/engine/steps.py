@@ -189,25 +189,30 @@ def _fail_target(target: DeploymentTarget, *, reason: str) -> None:
 
 
 def finish_target(target: DeploymentTarget) -> None:
-    """Every step of the target is done: record it in the CMDB, and mark it succeeded (or
-    backed out)."""
+    """Every step of the target is done: mark it succeeded (or backed out) and record it in
+    the CMDB, in the same transaction (a target that moved meanwhile writes nothing)."""
     number = target.deployment.release.number
     if target.state == TargetState.BACKING_OUT:
-        cmdb_follow.restore_prior(target, number)
-        transition(
+        if not transition(
             target,
             TargetState.BACKED_OUT,
             event="backout steps done; CMDB restored",
             updates={"finished_at": timezone.now(), "recorded_state": {}},
-        )
+        ):
+            return
+        cmdb_follow.restore_prior(target, number)
     else:
-        recorded = cmdb_follow.follow_success(target, number)
-        transition(
+        if not transition(
             target,
             TargetState.SUCCEEDED,
-            event="every step done; CMDB updated" if recorded else "every step done",
-            updates={"finished_at": timezone.now(), "recorded_state": recorded},
-        )
+            event="every step done; CMDB updated",
+            updates={"finished_at": timezone.now()},
+        ):
+            return
+        recorded = cmdb_follow.follow_success(target, number)
+        if recorded:
+            DeploymentTarget.objects.filter(pk=target.pk).update(recorded_state=recorded)
+            target.recorded_state = recorded
     after_target_finished(target)
 
 
