@@ -30,7 +30,7 @@ from ..choices import (
     TargetState,
 )
 from ..executors import StepResult
-from ..models import DeploymentStep, DeploymentTarget
+from ..models import Deployment, DeploymentStep, DeploymentTarget
 from . import cmdb_follow
 from .transitions import transition
 
@@ -161,8 +161,13 @@ def record_result(*, step: DeploymentStep, result: StepResult, owner: str | None
 
 
 def _after_step(step: DeploymentStep, *, ok: bool) -> None:
-    """Move the step's target on: dispatch its next step, or finish it."""
-    target = DeploymentTarget.objects.select_related("deployment__release").get(pk=step.target_id)
+    """Move the step's target on: dispatch its next step, or finish it. The target is the one
+    read with the claim: if it moved since (a backout), the version-checked moves below do
+    nothing, and only a pending step is ever dispatched."""
+    target = step.target
+    if "deployment" not in step._state.fields_cache:
+        step.deployment = Deployment.objects.select_related("release").get(pk=step.deployment_id)
+    target.deployment = step.deployment
     if target.state not in ACTIVE_TARGET:
         return  # e.g. the step of a target being backed out as a whole: nothing more to do
     if not ok:
@@ -175,7 +180,7 @@ def _after_step(step: DeploymentStep, *, ok: bool) -> None:
         .first()
     )
     if following is not None:
-        DeploymentStep.objects.filter(pk=following[0]).update(dispatched_at=timezone.now())
+        # Its message's age is this step's `finished_at` (the reconciler's redispatch rule).
         dispatch(target.deployment.executor, [following])
         return
     finish_target(target)
@@ -288,7 +293,11 @@ def step_record_result(
 ) -> DeploymentStep:
     """Record an agent's result for a step. Refused (403) for a step not of the agent's CI,
     (409) for an attempt that is not the current one or a step not claimed."""
-    step = DeploymentStep.objects.select_related("target").filter(pk=step_id).first()
+    step = (
+        DeploymentStep.objects.select_related("target", "deployment__release")
+        .filter(pk=step_id)
+        .first()
+    )
     if step is None:
         raise ApplicationError("No such step.")
     if ci_id is not None and step.target.ci_id != ci_id:

@@ -79,11 +79,17 @@ def test_a_stale_readiness_version_is_409():
     release = make_release(go=False)
     review = services.readiness_get(release)
     services.readiness_update(
-        context=SYSTEM, release_id=release.pk, checklist={"training": True}, expected_version=review.version
+        context=SYSTEM,
+        release_id=release.pk,
+        checklist={"training": True},
+        expected_version=review.version,
     )
     with pytest.raises(ConflictError):
         services.readiness_update(
-            context=SYSTEM, release_id=release.pk, checklist={"resources": True}, expected_version=review.version
+            context=SYSTEM,
+            release_id=release.pk,
+            checklist={"resources": True},
+            expected_version=review.version,
         )
 
 
@@ -111,8 +117,8 @@ def test_only_approved_rfcs_and_only_before_acceptance():
 
 
 def test_a_role_without_the_permission_is_refused(make_user):
-    from itsm.exceptions import PermissionDeniedError
     from itsm import roles
+    from itsm.exceptions import PermissionDeniedError
 
     release = make_release(status=ReleaseStatus.PLANNING)
     desk = ChangeContext(actor=make_user(roles.SERVICE_DESK))
@@ -174,3 +180,15 @@ def test_progress_and_list_run_a_fixed_number_of_queries(make_cis, release_manag
     assert_pinned("api releases progress", large)
     make_release(status=ReleaseStatus.PLANNING)
     assert_pinned("api releases list", measure(client, "/api/v1/releases/"))
+
+
+def test_closing_a_backed_out_release_reviews_its_rfcs_as_backed_out(make_cis, release_manager):
+    make_cis(2)
+    release = make_release(wave_plan=ALL)
+    deployment = deploy(release)
+    services.deployment_pause(context=ChangeContext(actor=release_manager), release_id=release.pk)
+    services.deployment_backout(context=ChangeContext(actor=release_manager), release_id=release.pk)
+    assert run_until_quiet(deployment.pk).status == DeploymentStatus.BACKED_OUT
+    services.release_close(context=ChangeContext(actor=release_manager), release_id=release.pk)
+    change = release.changes.get()
+    assert (change.status, change.outcome) == ("reviewed", "backed_out")
