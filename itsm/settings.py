@@ -321,6 +321,10 @@ SPECTACULAR_SETTINGS = {
         "AgentStatusEnum": "agents.choices.AgentStatus",
         "ReportStatusEnum": "agents.choices.ReportStatus",
         "DiscrepancyStatusEnum": "agents.choices.DiscrepancyStatus",
+        "ReleaseStatusEnum": "releases.choices.ReleaseStatus",
+        "ReleasePriorityEnum": "releases.choices.ReleasePriority",
+        "ReadinessDecisionEnum": "releases.choices.GoNoGo",
+        "VoteDecisionEnum": "changes.choices.VoteDecision",
     },
 }
 

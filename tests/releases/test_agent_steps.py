@@ -28,7 +28,7 @@ def started(make_cis, n=2):
 
 
 def test_steps_wait_for_the_agent_and_run_in_order(make_cis):
-    (ci, other), deployment = started(make_cis)
+    (ci, _other), deployment = started(make_cis)
     assert not DeploymentStep.objects.exclude(state="pending").exists()  # nothing sent to Celery
     claimed = step_claim_for_agent(ci_id=ci.pk, owner="agent:1")
     assert [s.order for s in claimed] == [1]
