@@ -11,6 +11,9 @@ gate per wave (100% success, no bake) and times it from the `deploy` call to the
 dispatch), the target's finish (CMDB software written through the CMDB services, with its
 history), the wave gates, and Celery's round trips through Redis.
 
+A first case runs the same deployment in the bench process without a broker (Celery eager):
+the engine's database work alone, without Redis and the workers.
+
 Figures per case: `total_s`, `steps_per_s`, `overhead_ms_per_step` (worker time per
 target-step: total x W / steps; goal < 5 ms) and `wall_ms_per_step`; the baseline is a bare
 `SELECT 1` round trip measured in the same run. The bench process plays celery beat (it calls
@@ -182,11 +185,47 @@ def run(ctx: Context, workers: tuple[int, ...] = (2, 1)) -> None:
     _cleanup()
     p50, p95 = _baseline_ms()
     ctx.emit("releases", "baseline_select_1", "p50_ms", p50, 300, p95_ms=round(p95, 3))
+    try:
+        _in_process_case(ctx, n)
+    finally:
+        _cleanup()
     for count in workers:
         try:
             _deploy_case(ctx, n, count)
         finally:
             _cleanup()
+
+
+def _in_process_case(ctx: Context, n: int) -> None:
+    """The same deployment without a broker (Celery eager, the default without
+    CELERY_BROKER_URL): every step runs in this process, so the figure is the engine's
+    database work alone, without Redis and the worker's round trips."""
+    from itsm.audit import ChangeContext
+    from itsm.celery import app
+    from releases import services
+    from releases.engine.local import run_until_quiet
+    from releases.models import DeploymentStep
+
+    app.conf.task_always_eager = True
+    release = _ready_release(n)
+    started = time.monotonic()
+    deployment = services.deployment_start(
+        context=ChangeContext(actor=None, source="system"),
+        release_id=release.pk,
+        executor="simulated",
+        simulation={"failure_rate": 0.0, "step_delay_ms": 0},
+    )
+    deployment = run_until_quiet(deployment.pk)
+    total = time.monotonic() - started
+    if deployment.status != "succeeded":
+        raise RuntimeError(f"in-process deployment ended {deployment.status}: {deployment.reason}")
+    steps = DeploymentStep.objects.filter(deployment=deployment).count()
+    case = f"{n}_targets_in_process"
+    common = {"targets": n, "steps": steps, "waves": 5, "workers": 0}
+    ctx.emit("releases", case, "total_s", total, steps, **common)
+    ctx.emit(
+        "releases", case, "overhead_ms_per_step", total * 1000 / steps, steps, goal_ms=5, **common
+    )
 
 
 def _deploy_case(ctx: Context, n: int, workers: int) -> None:
