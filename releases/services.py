@@ -333,6 +333,7 @@ def release_backed_out(*, release_id: int) -> Release | None:
     return _move(context=context, release_id=release_id, to_status=ReleaseStatus.BACKED_OUT)
 
 
+from .backout_services import *  # noqa: E402, F403
 from .deployment_services import *  # noqa: E402, F403
 from .library_services import *  # noqa: E402, F403
 from .readiness_services import *  # noqa: E402, F403
