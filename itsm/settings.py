@@ -243,6 +243,9 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
+# Uploaded files (the definitive software library): through the storage API, under var/.
+MEDIA_URL = "media/"
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "var" / "media"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -331,6 +334,9 @@ SPECTACULAR_SETTINGS = {
         "ResolutionMethodEnum": "incidents.choices.ResolutionMethod",
         "IncidentSourceEnum": "incidents.choices.Source",
         "AuditSourceEnum": "itsm.choices.ChangeSource",
+        "ReleaseStatusEnum": "releases.choices.ReleaseStatus",
+        "ReleasePriorityEnum": "releases.choices.ReleasePriority",
+        "ReadinessDecisionEnum": "releases.choices.GoNoGo",
     },
 }
 
@@ -345,6 +351,15 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "celery")
 CELERY_TIMEZONE = TIME_ZONE
+# Redis redelivers a message not acknowledged within the visibility timeout: said explicitly,
+# and every task's hard time limit stays below it (releases.run_step: below its lease too).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
+
+# --- Releases -----------------------------------------------------------------------------
+# A claimed deployment step whose worker or agent has not answered within the lease is lost.
+RELEASES_LEASE_SECONDS = env_int("RELEASES_LEASE_SECONDS", 300)
+# A pending step whose message is older than this is sent again (duplicates claim nothing).
+RELEASES_REDISPATCH_SECONDS = env_int("RELEASES_REDISPATCH_SECONDS", 60)
 
 # --- CMDB ---------------------------------------------------------------------------------
 # Limits of a CI type's attribute schema, checked when the type is saved (cmdb/schemas.py).

@@ -13,6 +13,7 @@ api_v1 = [
     path("agents/", include("agents.api.urls")),
     path("changes/", include("changes.api.urls")),
     path("", include("incidents.api.urls")),
+    path("", include("releases.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
 ]
