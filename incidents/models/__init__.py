@@ -3,3 +3,8 @@
 from .incident import Incident
 
 __all__ = ["Incident"]
+
+from .problem import KnownError, Problem
+from .trends import IncidentDailyCount, TrendWatermark
+
+__all__ += ["IncidentDailyCount", "KnownError", "Problem", "TrendWatermark"]

@@ -1,0 +1,153 @@
+"""Root-cause comparison: what do the affected CIs have in common that comparable unaffected
+ones lack?
+
+For each installed software version and each scalar attribute value, count the affected CIs
+and the baseline CIs that have it (in the database: one grouped query per kind — the ORM for
+software, `incidents.sql.attribute_counts` with `jsonb_each` for attributes on PostgreSQL, a
+Python pass over the attribute column elsewhere), then test each row with Fisher's exact test
+(one-sided: more common among the affected) on the 2x2 table
+
+    [[affected with, affected without], [baseline with, baseline without]]
+
+and rank by p-value, then by ratio of shares. Rows seen on fewer than `min_affected` affected
+CIs, or not more common among them than in the baseline, are left out.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, TypedDict
+
+from django.db import connection
+from django.db.models import Count, Q, QuerySet
+from scipy.stats import fisher_exact
+
+from cmdb.models import ConfigurationItem, InstalledSoftware
+
+from . import sql
+
+DEFAULT_LIMIT = 50
+#: A value must be seen on at least this share of the affected CIs (and on 2 of them) to be
+#: ranked: a value on one crashing machine out of forty explains nothing.
+MIN_AFFECTED_SHARE = 0.05
+MIN_AFFECTED_CIS = 2
+
+
+class CompareRow(TypedDict):
+    kind: str
+    name: str
+    value: str
+    affected_count: int
+    baseline_count: int
+    affected_share: float
+    baseline_share: float
+    ratio: float | None
+    p_value: float
+
+
+def default_baseline(affected: QuerySet[ConfigurationItem]) -> QuerySet[ConfigurationItem]:
+    """CIs of the affected CIs' types that are not affected themselves."""
+    return ConfigurationItem.objects.filter(
+        ci_type__in=affected.values("ci_type_id").distinct()
+    ).exclude(pk__in=affected.values("pk"))
+
+
+def compare(
+    *,
+    affected: QuerySet[ConfigurationItem],
+    baseline: QuerySet[ConfigurationItem] | None = None,
+    limit: int = DEFAULT_LIMIT,
+    min_affected: int | None = None,
+) -> dict[str, Any]:
+    """`{"affected_count", "baseline_count", "results": [row, …]}`, most distinctive first.
+
+    A row: `kind` ("software" | "attribute"), `name` (product or attribute key), `value`
+    (version or attribute value), `affected_share`, `baseline_share`, `ratio` (null when the
+    baseline never has it), `p_value`, and the raw counts. CIs in both sets count as affected.
+    """
+    affected_ids = list(affected.order_by().values_list("pk", flat=True).distinct())
+    if baseline is None:
+        baseline = default_baseline(ConfigurationItem.objects.filter(pk__in=affected_ids))
+    affected_set = set(affected_ids)
+    baseline_ids = [
+        pk
+        for pk in baseline.order_by().values_list("pk", flat=True).distinct()
+        if pk not in affected_set
+    ]
+    n_a, n_b = len(affected_ids), len(baseline_ids)
+    result: dict[str, Any] = {"affected_count": n_a, "baseline_count": n_b, "results": []}
+    if not n_a or not n_b:
+        return result
+    k = min_affected or max(MIN_AFFECTED_CIS, math.ceil(MIN_AFFECTED_SHARE * n_a))
+    counts = [("software", *row) for row in software_counts(affected_ids, baseline_ids, k)]
+    counts += [("attribute", *row) for row in attribute_counts(affected_ids, baseline_ids, k)]
+    rows = [_row(kind, name, value, a, b, n_a, n_b) for kind, name, value, a, b in counts]
+    rows = [r for r in rows if r["affected_share"] > r["baseline_share"]]
+    rows.sort(key=_rank)
+    result["results"] = rows[:limit]
+    return result
+
+
+def _rank(row: CompareRow) -> tuple:
+    ratio = row["ratio"] if row["ratio"] is not None else math.inf
+    return (row["p_value"], -ratio, -row["affected_share"], row["kind"], row["name"], row["value"])
+
+
+def _row(kind: str, name: str, value: str, a: int, b: int, n_a: int, n_b: int) -> CompareRow:
+    affected_share, baseline_share = a / n_a, b / n_b
+    _, p_value = fisher_exact([[a, n_a - a], [b, n_b - b]], alternative="greater")
+    return {
+        "kind": kind,
+        "name": name,
+        "value": value,
+        "affected_count": a,
+        "baseline_count": b,
+        "affected_share": round(affected_share, 4),
+        "baseline_share": round(baseline_share, 4),
+        "ratio": round(affected_share / baseline_share, 3) if baseline_share else None,
+        "p_value": float(p_value),
+    }
+
+
+def software_counts(
+    affected_ids: list[int], baseline_ids: list[int], min_affected: int
+) -> list[tuple[str, str, int, int]]:
+    """(product name, version, affected CIs, baseline CIs) per installed version seen on at
+    least `min_affected` affected CIs: one grouped query."""
+    in_affected = Q(ci_id__in=affected_ids)
+    in_baseline = Q(ci_id__in=baseline_ids)
+    rows = (
+        InstalledSoftware.objects.filter(in_affected | in_baseline)
+        .values_list("software__product__name", "software__version")
+        .annotate(
+            a=Count("ci_id", filter=in_affected, distinct=True),
+            b=Count("ci_id", filter=in_baseline, distinct=True),
+        )
+        .filter(a__gte=min_affected)
+        .order_by()
+    )
+    return [(name, version, a, b) for name, version, a, b in rows]
+
+
+def attribute_counts(
+    affected_ids: list[int], baseline_ids: list[int], min_affected: int
+) -> list[tuple[str, str, int, int]]:
+    """(key, value, affected CIs, baseline CIs) per scalar top-level attribute value seen on
+    at least `min_affected` affected CIs. PostgreSQL groups in the database (`jsonb_each`);
+    other databases read the attribute column once and count here."""
+    if connection.vendor == "postgresql":
+        return sql.attribute_counts(affected_ids, baseline_ids, min_affected)
+    affected_set = set(affected_ids)
+    tally: dict[tuple[str, str], list[int]] = {}
+    rows = ConfigurationItem.objects.filter(
+        Q(pk__in=affected_ids) | Q(pk__in=baseline_ids)
+    ).values_list("pk", "attributes")
+    for pk, attributes in rows.iterator(chunk_size=2000):
+        for key, value in (attributes or {}).items():
+            if isinstance(value, dict | list) or value is None:
+                continue
+            text = value if isinstance(value, str) else json.dumps(value)
+            counts = tally.setdefault((key, text), [0, 0])
+            counts[0 if pk in affected_set else 1] += 1
+    return sorted((key, value, a, b) for (key, value), (a, b) in tally.items() if a >= min_affected)
