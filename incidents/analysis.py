@@ -151,3 +151,60 @@ def attribute_counts(
             counts = tally.setdefault((key, text), [0, 0])
             counts[0 if pk in affected_set else 1] += 1
     return sorted((key, value, a, b) for (key, value), (a, b) in tally.items() if a >= min_affected)
+
+
+#: At most this many CI ids in one selection.
+MAX_IDS = 100_000
+
+
+def ci_selection(spec: Any, *, what: str = "affected") -> QuerySet[ConfigurationItem]:
+    """The CIs a comparison body selects: `{"ids": [...]}` or `{"filter": {<cmdb/cis/ query
+    parameters>}}` (the CMDB's CI FilterSet, so the same parameters work; unknown ones are
+    refused). Raises `ApplicationError` (400) on anything else, unknown ids, or no CI."""
+    from django.http import QueryDict
+
+    from cmdb.filtersets import CIFilterSet
+    from itsm.exceptions import ApplicationError
+
+    def refuse(message: str) -> ApplicationError:
+        return ApplicationError(message, extra={what: [message]})
+
+    if not isinstance(spec, dict) or len(spec) != 1 or not ({"ids", "filter"} & set(spec)):
+        raise refuse('Give either {"ids": [...]} or {"filter": {...}}.')
+    if "ids" in spec:
+        ids = spec["ids"]
+        if not isinstance(ids, list) or not all(
+            isinstance(i, int) and not isinstance(i, bool) for i in ids
+        ):
+            raise refuse("ids must be a list of CI ids (integers).")
+        if len(ids) > MAX_IDS:
+            raise refuse(f"At most {MAX_IDS} ids.")
+        wanted = set(ids)
+        queryset = ConfigurationItem.objects.filter(pk__in=wanted)
+        found = set(queryset.values_list("pk", flat=True))
+        missing = sorted(wanted - found)
+        if missing:
+            raise refuse(f"Unknown CIs: {', '.join(map(str, missing[:20]))}.")
+        if not found:
+            raise refuse("Select at least one CI.")
+        return ConfigurationItem.objects.filter(pk__in=sorted(found))
+    params = spec["filter"]
+    if not isinstance(params, dict):
+        raise refuse("filter must be an object of CI list query parameters.")
+    unknown = sorted(set(params) - set(CIFilterSet.base_filters))
+    if unknown:
+        raise refuse(f"Unknown filter parameters: {', '.join(unknown)}.")
+    data = QueryDict(mutable=True)
+    for key, value in params.items():
+        values = value if isinstance(value, list) else [value]
+        if not all(isinstance(v, str | int | float | bool) for v in values):
+            raise refuse(f"Filter {key}: give a value or a list of values.")
+        data.setlist(key, [str(v).lower() if isinstance(v, bool) else str(v) for v in values])
+    filterset = CIFilterSet(data, queryset=ConfigurationItem.objects.all())
+    if not filterset.is_valid():
+        errors = "; ".join(f"{k}: {' '.join(v)}" for k, v in filterset.errors.items())
+        raise refuse(f"Invalid filter: {errors}")
+    queryset = filterset.qs
+    if not queryset.exists():
+        raise refuse("No CI matches this filter.")
+    return queryset

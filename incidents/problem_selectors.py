@@ -43,11 +43,11 @@ def problem_affected_cis(problem: Problem) -> QuerySet[ConfigurationItem]:
 
 def known_errors_visible_to(user) -> QuerySet[KnownError]:
     """Every known error for staff who may view them; published ones only for end users
-    (`incidents.read_known_errors`); none for anyone else."""
+    (`incidents.view_published_knownerror`); none for anyone else."""
     queryset = KnownError.objects.all()
     if user is not None and user.has_perm("incidents.view_knownerror"):
         return queryset
-    if user is not None and user.has_perm("incidents.read_known_errors"):
+    if user is not None and user.has_perm("incidents.view_published_knownerror"):
         return queryset.filter(published=True)
     return queryset.none()
 

@@ -30,6 +30,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "incidents.add_incident",
         "incidents.change_incident",
         "incidents.resolve_incident",
+        "incidents.add_problem",  # the service desk may raise a problem from incidents
     ],
     PROBLEM_MANAGER: [READ_ALL, "incidents.*"],
     CHANGE_MANAGER: [READ_ALL, "changes.*"],

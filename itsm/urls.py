@@ -11,6 +11,7 @@ from . import views
 api_v1 = [
     path("cmdb/", include("cmdb.api.urls")),
     path("agents/", include("agents.api.urls")),
+    path("", include("incidents.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
 ]

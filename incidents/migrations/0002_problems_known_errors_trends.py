@@ -147,7 +147,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 "ordering": ["-updated", "-id"],
-                "permissions": [("read_known_errors", "Can read published known errors")],
+                "permissions": [("view_published_knownerror", "Can read published known errors")],
             },
         ),
         migrations.CreateModel(

@@ -45,7 +45,7 @@ class KnownError(models.Model):
 
     class Meta:
         ordering = ["-updated", "-id"]
-        permissions = [("read_known_errors", "Can read published known errors")]
+        permissions = [("view_published_knownerror", "Can read published known errors")]
         indexes = [models.Index(fields=["published", "category"], name="incidents_ke_pub_cat")]
 
     def __str__(self) -> str:

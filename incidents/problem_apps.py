@@ -1,0 +1,13 @@
+"""What problem management adds when the app is ready: menu entries and its Celery task."""
+
+
+def ready() -> None:
+    from itsm.context_processors import add_nav_entry
+
+    from . import trend_tasks  # noqa: F401 - registers incidents.refresh_trends
+
+    add_nav_entry("Problems", "incidents:problem-list", "incidents.view_problem")
+    add_nav_entry(
+        "Known errors", "incidents:known-error-list", "incidents.view_published_knownerror"
+    )
+    add_nav_entry("Trends", "incidents:trends", "incidents.view_incident")
