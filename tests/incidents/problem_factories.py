@@ -3,10 +3,9 @@ the services where they exist."""
 
 from __future__ import annotations
 
-from itsm.audit import ChangeContext
-
 from incidents import problem_services
 from incidents.models import Incident
+from itsm.audit import ChangeContext
 
 SYSTEM = ChangeContext(source="system", source_ref="tests")
 _counter = {"n": 0}
