@@ -138,6 +138,13 @@ def attribute_counts(
     other databases read the attribute column once and count here."""
     if connection.vendor == "postgresql":
         return sql.attribute_counts(affected_ids, baseline_ids, min_affected)
+    return attribute_counts_portable(affected_ids, baseline_ids, min_affected)
+
+
+def attribute_counts_portable(
+    affected_ids: list[int], baseline_ids: list[int], min_affected: int
+) -> list[tuple[str, str, int, int]]:
+    """`attribute_counts` on any database: one read of the attribute column, counted here."""
     affected_set = set(affected_ids)
     tally: dict[tuple[str, str], list[int]] = {}
     rows = ConfigurationItem.objects.filter(
