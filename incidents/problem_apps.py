@@ -6,8 +6,8 @@ def ready() -> None:
 
     from . import trend_tasks  # noqa: F401 - registers incidents.refresh_trends
 
-    add_nav_entry("Problems", "incidents:problem-list", "incidents.view_problem")
+    add_nav_entry("Problems", "problems:problem-list", "incidents.view_problem")
     add_nav_entry(
-        "Known errors", "incidents:known-error-list", "incidents.view_published_knownerror"
+        "Known errors", "problems:known-error-list", "incidents.view_published_knownerror"
     )
-    add_nav_entry("Trends", "incidents:trends", "incidents.view_incident")
+    add_nav_entry("Trends", "problems:trends", "incidents.view_incident")

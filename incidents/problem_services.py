@@ -18,7 +18,11 @@ from itsm.audit import ChangeContext, record
 from itsm.exceptions import ApplicationError, ConflictError
 from itsm.permissions import require_permission
 
-from .known_error_services import known_error_create, known_error_update
+from .known_error_services import (  # noqa: F401 - offered here too
+    KNOWN_ERROR_TEXT,
+    known_error_create,
+    known_error_update,
+)
 from .models import Incident, KnownError, Problem
 from .problem_choices import (
     PROBLEM_OPEN_STATUSES,

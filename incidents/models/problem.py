@@ -52,7 +52,7 @@ class KnownError(models.Model):
         return f"KE-{self.pk or 0:05d} {self.title}"
 
     def get_absolute_url(self) -> str:
-        return reverse("incidents:known-error-detail", args=[self.pk])
+        return reverse("problems:known-error-detail", args=[self.pk])
 
 
 class Problem(models.Model):
@@ -111,4 +111,4 @@ class Problem(models.Model):
         return f"{self.number} {self.title}"
 
     def get_absolute_url(self) -> str:
-        return reverse("incidents:problem-detail", args=[self.pk])
+        return reverse("problems:problem-detail", args=[self.pk])
