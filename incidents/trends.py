@@ -25,7 +25,7 @@ from typing import Any
 
 import pymannkendall
 from django.db import transaction
-from django.db.models import Count, F, QuerySet, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate, TruncMonth, TruncWeek
 from django.utils import timezone
 from scipy.stats import false_discovery_control
@@ -40,7 +40,8 @@ WATERMARK = "incident_daily_counts"
 #: A change committed while the previous run was reading may carry an `updated` a little
 #: older than its watermark: re-read this much before it (recomputing a day is idempotent).
 OVERLAP = dt.timedelta(minutes=10)
-CHUNK_DAYS = 31
+#: Days recomputed per transaction (their incidents read by one query per dimension).
+CHUNK_DAYS = 62
 ALPHA = 0.05
 MIN_PERIODS = 6
 MIN_TOTAL = 10
@@ -66,25 +67,28 @@ def _day_start(day: dt.date) -> dt.datetime:
 
 
 def _runs(days: Iterable[dt.date]) -> list[tuple[dt.date, dt.date]]:
-    """Consecutive days grouped into (first, last) runs of at most CHUNK_DAYS."""
+    """Consecutive days grouped into (first, last) runs."""
     runs: list[tuple[dt.date, dt.date]] = []
     for day in sorted(set(days)):
-        if runs and (day - runs[-1][1]).days == 1 and (day - runs[-1][0]).days < CHUNK_DAYS:
+        if runs and (day - runs[-1][1]).days == 1:
             runs[-1] = (runs[-1][0], day)
         else:
             runs.append((day, day))
     return runs
 
 
-def counts_for_days(first: dt.date, last: dt.date) -> list[IncidentDailyCount]:
-    """The summary rows of the days first..last, computed from the incidents (one grouped
-    query per dimension)."""
-    incidents = Incident.objects.filter(
-        created__gte=_day_start(first), created__lt=_day_start(last + dt.timedelta(days=1))
-    ).annotate(day=TruncDate("created"))
+def counts_for_days(days: Iterable[dt.date]) -> list[IncidentDailyCount]:
+    """The summary rows of `days`, computed from the incidents: one grouped query per
+    dimension, whatever the number of days (their runs of consecutive days ORed together)."""
+    when = Q(pk__in=[])
+    for first, last in _runs(days):
+        when |= Q(
+            created__gte=_day_start(first), created__lt=_day_start(last + dt.timedelta(days=1))
+        )
+    incidents = Incident.objects.filter(when).annotate(day=TruncDate("created"))
     rows = []
     for dimension, path in DIMENSION_PATHS.items():
-        distinct = "__" in path and path.startswith("cis")
+        distinct = path.startswith("cis__")
         grouped = (
             incidents.values("day", path)
             .annotate(n=Count("id", distinct=distinct))
@@ -124,10 +128,12 @@ def refresh(*, since: dt.date | None = None, now: dt.datetime | None = None) -> 
             .values_list("day", flat=True)
             .distinct()
         )
-    for first, last in _runs(days):
+    ordered = sorted(days)
+    for i in range(0, len(ordered), CHUNK_DAYS):
+        chunk = ordered[i : i + CHUNK_DAYS]
         with transaction.atomic():
-            IncidentDailyCount.objects.filter(day__gte=first, day__lte=last).delete()
-            IncidentDailyCount.objects.bulk_create(counts_for_days(first, last), batch_size=2000)
+            IncidentDailyCount.objects.filter(day__in=chunk).delete()
+            IncidentDailyCount.objects.bulk_create(counts_for_days(chunk), batch_size=2000)
     TrendWatermark.objects.update_or_create(name=WATERMARK, defaults={"refreshed_at": now})
     return len(days)
 

@@ -114,3 +114,13 @@ def test_no_baseline_means_no_rows():
     ci = CIFactory(ci_type=ci_type, name="alone")
     result = analysis.compare(affected=ConfigurationItem.objects.filter(pk=ci.pk))
     assert result == {"affected_count": 1, "baseline_count": 0, "results": []}
+
+
+@pytest.mark.parametrize("n_a", [1, 5, 40])
+@pytest.mark.parametrize("n_b", [1, 30, 960])
+def test_the_vectorised_test_is_fishers_exact_test(n_a, n_b):
+    tables = [(a, b) for a in range(0, n_a + 1, max(1, n_a // 4)) for b in (0, n_b // 3, n_b)]
+    vectorised = analysis.fisher_greater([a for a, _ in tables], [b for _, b in tables], n_a, n_b)
+    for (a, b), p in zip(tables, vectorised, strict=True):
+        _, expected = fisher_exact([[a, n_a - a], [b, n_b - b]], alternative="greater")
+        assert p == pytest.approx(expected, rel=1e-9, abs=1e-300)

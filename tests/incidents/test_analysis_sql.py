@@ -30,3 +30,13 @@ def test_the_portable_path_counts_scalars_only():
     assert keys == {"os", "ram_gb", "vendor", "encrypted"}
     assert sum(a for k, _, a, _ in rows if k == "os") == len(crashing)
     assert sum(b for k, _, _, b in rows if k == "os") == len(others)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="plain SQL of PostgreSQL")
+@pytest.mark.parametrize("min_affected", [1, 2, 30])
+def test_software_counts_match_the_orm(min_affected):
+    crashing, others = planted()
+    raw = sorted(sql.software_counts(crashing, others, min_affected))
+    orm = sorted(analysis.software_counts_portable(crashing, others, min_affected))
+    assert raw == orm
+    assert any(name == "BrowserPlug" and version == "2.3" for _, name, version, _, _ in raw)
