@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Any
 
 from django.db import connection
 from django.db.models import Case, Count, Exists, F, FloatField, OuterRef, Q, QuerySet, Value, When
@@ -119,7 +120,7 @@ def known_error_suggest(
         return []
     queryset = known_errors_visible_to(user) if user is not None else KnownError.objects.all()
     matches = Q(pk__in=[])
-    score = Value(0.0, output_field=FloatField())
+    score: Any = Value(0.0, output_field=FloatField())
     if words:
         if connection.vendor == "postgresql":
             from django.contrib.postgres.search import SearchRank

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -119,7 +119,7 @@ def problem_create(
     description: str = "",
     incidents: Iterable[int | Incident] = (),
     priority: int | None = None,
-    owner: AbstractBaseUser | None = None,
+    owner: User | None = None,
 ) -> Problem:
     """Open a problem, usually from selected incidents (its priority defaults to the most urgent
     of theirs). Its number comes from the `incidents_problem_number` sequence."""
@@ -300,7 +300,7 @@ def problem_publish_known_error(
             problem.incidents.exclude(category="").values_list("category", flat=True).distinct()
         )
         category = categories[0] if len(categories) == 1 else ""
-    data = {
+    data: dict[str, Any] = {
         "title": title or problem.title,
         "symptoms": symptoms or problem.description,
         "root_cause": problem.root_cause,
