@@ -5,6 +5,8 @@ from __future__ import annotations
 import django_filters
 from django.contrib.auth import get_user_model
 from django.db.models import Q
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 
 from cmdb.models import CIType
 from itsm.filters import FilterSet
@@ -12,6 +14,11 @@ from itsm.filters import FilterSet
 from .models import KnownError, Problem
 from .problem_choices import ProblemStatus
 from .problem_selectors import known_error_search
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class SlugChoiceFilter(django_filters.ModelChoiceFilter):
+    """One object by slug: `?ci_type=laptop`."""
 
 
 class ProblemFilterSet(FilterSet):
@@ -48,7 +55,7 @@ class KnownErrorFilterSet(FilterSet):
     published = django_filters.BooleanFilter()
     category = django_filters.CharFilter(field_name="category", lookup_expr="iexact")
     ci = django_filters.NumberFilter(method="filter_ci", label="Applies to CI (id)")
-    ci_type = django_filters.ModelChoiceFilter(
+    ci_type = SlugChoiceFilter(
         queryset=CIType.objects.all(), to_field_name="slug", method="filter_ci_type"
     )
 
