@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 
 from cmdb.models import CIType
 
+from .choices import ResolutionMethod
 from .models import Incident
 from .problem_choices import TrendDimension, TrendPeriod
 
@@ -98,6 +99,14 @@ class ResolveForm(forms.Form):
         coerce=int, required=False, widget=forms.CheckboxSelectMultiple,
         label="Also resolve these open incidents",
     )  # fmt: skip
+
+    resolution_method = forms.ChoiceField(
+        choices=ResolutionMethod.choices,
+        initial=ResolutionMethod.FIX,
+        required=False,
+        label="Resolution method of the incidents",
+        widget=forms.Select(attrs={"class": "form-select"}),
+    )
 
     def __init__(self, *args, open_incidents: list[Incident] = (), **kwargs):
         super().__init__(*args, **kwargs)

@@ -18,6 +18,7 @@ from itsm.audit import ChangeContext, record
 from itsm.exceptions import ApplicationError, ConflictError
 from itsm.permissions import require_permission
 
+from .choices import OPEN_STATUSES, ResolutionMethod
 from .known_error_services import (  # noqa: F401 - offered here too
     KNOWN_ERROR_TEXT,
     known_error_create,
@@ -30,10 +31,9 @@ from .problem_choices import (
     ProblemStatus,
     problem_allowed_moves,
 )
+from .status_services import incident_resolve
 
 PROBLEM_SEQUENCE = "incidents_problem_number"
-#: Incident statuses that no longer need resolving.
-INCIDENT_DONE_STATUSES = ("resolved", "closed")
 #: Fields of a problem `problem_update` may change (status moves through their own services).
 PROBLEM_EDITABLE = ("title", "description", "priority", "owner")
 
@@ -331,7 +331,7 @@ def problem_publish_known_error(
 def problem_open_incidents(problem: Problem) -> list[Incident]:
     """The problem's incidents that are not resolved or closed yet (what resolving it offers
     to resolve)."""
-    return list(problem.incidents.exclude(status__in=INCIDENT_DONE_STATUSES).order_by("id"))
+    return list(problem.incidents.filter(status__in=OPEN_STATUSES).order_by("id"))
 
 
 @transaction.atomic
@@ -386,46 +386,14 @@ def problem_resolve(
 def _resolve_incident(
     context: ChangeContext, incident: Incident, problem: Problem, resolution_method: str
 ) -> None:
-    """Resolve one incident of a resolved problem through the incidents' service."""
-    from . import services
-
-    resolve = getattr(services, "incident_resolve", None)
-    text = f"Resolved with problem {problem.number}: {problem.resolution}"
-    if resolve is not None:
-        kwargs: dict[str, Any] = {
-            "context": context,
-            "incident": incident,
-            "resolution_method": resolution_method or _default_resolution_method(),
-            "resolution": text,
-        }
-        resolve(**kwargs)
-        return
-    # Until the incident workflow lands: the same change, recorded the same way.
-    require_permission(context, "incidents.resolve_incident")
-    before = incident.status
-    incident.status = "resolved"
-    incident.resolution = text
-    if resolution_method:
-        incident.resolution_method = resolution_method
-    incident.save(update_fields=["status", "resolution", "resolution_method", "updated"])
-    record(
-        obj=incident,
-        kind="resolved",
-        changes={"status": {"old": before, "new": "resolved"}},
+    """Resolve one incident of a resolved problem through the incidents' own service (its
+    permission, transition and resolution-method checks, audit entry and e-mail)."""
+    incident_resolve(
         context=context,
+        incident=incident,
+        resolution_method=resolution_method or ResolutionMethod.FIX,
+        resolution=f"Resolved with problem {problem.number}: {problem.resolution}",
     )
-
-
-def _default_resolution_method() -> str:
-    from . import choices
-
-    methods = getattr(choices, "ResolutionMethod", None)
-    if methods is None:
-        return ""
-    for candidate in ("problem", "fix", "permanent_fix", "workaround"):
-        if candidate in methods.values:
-            return candidate
-    return methods.values[0]
 
 
 @transaction.atomic

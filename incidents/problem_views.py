@@ -18,6 +18,7 @@ from itsm.exceptions import ApplicationError
 from itsm.permissions import permission_required
 
 from . import analysis, problem_selectors, problem_services
+from .choices import OPEN_STATUSES
 from .models import Incident, Problem
 from .problem_choices import ProblemStatus, problem_allowed_moves
 from .problem_filtersets import ProblemFilterSet
@@ -124,7 +125,7 @@ def problem_detail(request: HttpRequest, pk: int) -> HttpResponse:
     history, and the forms of the moves allowed from its status only."""
     problem = get_object_or_404(problem_selectors.problem_detail_queryset(), pk=pk)
     incidents = list(problem.incidents.order_by("-created", "-id"))
-    open_incidents = [i for i in incidents if i.status not in ("resolved", "closed")]
+    open_incidents = [i for i in incidents if i.status in OPEN_STATUSES]
     moves = problem_allowed_moves(problem.status)
     is_open = problem.status in (
         ProblemStatus.NEW,
@@ -288,6 +289,7 @@ def problem_resolve(request: HttpRequest, pk: int) -> HttpResponse:
             resolution=d["resolution"],
             resolve_incidents=bool(d["incidents"]),
             incident_ids=d["incidents"],
+            resolution_method=d["resolution_method"],
         ),
         "Problem resolved.",
     )

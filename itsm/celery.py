@@ -41,4 +41,5 @@ app.conf.beat_schedule = {
     "agents-purge-old-reports": {"task": "agents.purge_old_reports", "schedule": 86400.0},
     "itsm-clear-expired-sessions": {"task": "itsm.clear_expired_sessions", "schedule": 86400.0},
     "incidents-refresh-trends": {"task": "incidents.refresh_trends", "schedule": 300.0},
+    "incidents-run-escalations": {"task": "incidents.run_escalations", "schedule": 60.0},
 }

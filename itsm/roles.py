@@ -20,6 +20,9 @@ RELEASE_MANAGER = "Release Manager"
 DEPLOYMENT_TECHNICIAN = "Deployment Technician"
 CMDB_MANAGER = "CMDB Manager"
 READ_ONLY = "Read Only"
+#: Self-service: reports incidents and follows their own (row-level filtering in
+#: incidents.selectors); the default role of new users who are not staff.
+END_USER = "End User"
 
 READ_ALL = "*.view_*"
 
@@ -30,6 +33,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "incidents.add_incident",
         "incidents.change_incident",
         "incidents.resolve_incident",
+        "incidents.escalate_incident",
         "incidents.add_problem",  # the service desk may raise a problem from incidents
     ],
     PROBLEM_MANAGER: [READ_ALL, "incidents.*"],
@@ -38,6 +42,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     RELEASE_MANAGER: [READ_ALL, "releases.*"],
     DEPLOYMENT_TECHNICIAN: [READ_ALL, "releases.deploy_release", "releases.change_deploymentstep"],
     CMDB_MANAGER: [READ_ALL, "cmdb.*", "agents.*"],
+    END_USER: ["incidents.report_incident", "incidents.view_published_knownerror"],
 }
 
 # Reading these would leak secrets or security logs: never granted through "*.view_*".

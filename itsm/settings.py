@@ -350,6 +350,26 @@ AGENT_MATCH_RULES = env_list(
     "AGENT_MATCH_RULES", ["uuid", "serial_number", "device_id", "hostname_mac"]
 )
 
+# --- Service desk (incidents) ---------------------------------------------------------------
+# A closed incident may be reopened within this many days (after it, log a new one).
+INCIDENT_REOPEN_DAYS = env_int("INCIDENT_REOPEN_DAYS", 7)
+# E-mail (assignment, escalation, resolution, reopening): printed to the console unless
+# EMAIL_HOST is set, then sent over SMTP.
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+if EMAIL_HOST:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_PORT = env_int("EMAIL_PORT", 587)
+    EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+    EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+    EMAIL_USE_TLS = os.environ.get("EMAIL_USE_TLS", "1").lower() in ("1", "true", "yes")
+else:
+    EMAIL_BACKEND = os.environ.get(
+        "EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"
+    )
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "servicedesk@localhost")
+# Base URL of the site in e-mails (links to incidents); blank: no link.
+SITE_URL = os.environ.get("SITE_URL", "")
+
 # --- Logging ------------------------------------------------------------------------------
 LOGGING = {
     "version": 1,

@@ -7,6 +7,7 @@ from rest_framework import serializers
 
 from cmdb.models import CIType
 
+from ..choices import ResolutionMethod
 from ..models import KnownError, Problem
 from ..problem_choices import TrendDimension, TrendPeriod, problem_allowed_moves
 
@@ -112,7 +113,11 @@ class ResolveSerializer(serializers.Serializer):
         max_length=MAX_LINKED,
         help_text="Only these open incidents (default: all of them).",
     )
-    resolution_method = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    resolution_method = serializers.ChoiceField(
+        choices=ResolutionMethod.choices,
+        default=ResolutionMethod.FIX,
+        help_text="How the incidents resolved with the problem were resolved.",
+    )
     version = serializers.IntegerField(required=False)
 
 

@@ -146,7 +146,7 @@ class ProblemViewSet(
             resolution=body["resolution"],
             resolve_incidents=body["resolve_incidents"],
             incident_ids=body.get("incidents"),
-            resolution_method=body.get("resolution_method", ""),
+            resolution_method=body["resolution_method"],
             expected_version=body.get("version"),
         )
         return self._done(problem)

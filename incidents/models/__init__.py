@@ -1,8 +1,26 @@
 """Tables of the service desk, one module per concern (incidents, SLAs, problems, trends)."""
 
-from .incident import Incident
+from .incident import Incident, QuickLogTemplate, WorkLogEntry
+from .sla import (
+    BusinessCalendar,
+    CalendarHoliday,
+    EscalationFired,
+    EscalationRule,
+    SlaPolicy,
+    WorkingHours,
+)
 
-__all__ = ["Incident"]
+__all__ = [
+    "BusinessCalendar",
+    "CalendarHoliday",
+    "EscalationFired",
+    "EscalationRule",
+    "Incident",
+    "QuickLogTemplate",
+    "SlaPolicy",
+    "WorkLogEntry",
+    "WorkingHours",
+]
 
 from .problem import KnownError, Problem
 from .trends import IncidentDailyCount, TrendWatermark

@@ -8,7 +8,7 @@ import pytest
 from incidents.api.urls import router
 from incidents.models import Incident, Problem
 from itsm import roles
-from tests.permission_matrix import ANONYMOUS, NO_ROLE, Matrix, Route
+from tests.permission_matrix import Matrix
 
 from .problem_factories import make_incident, make_known_error, make_problem
 
@@ -17,21 +17,9 @@ pytestmark = pytest.mark.django_db
 STAFF = {name for name in roles.ROLE_PERMISSIONS if name != "End User"}
 
 
-class ProblemMatrix(Matrix):
-    """Per-route writers: the service desk may raise a problem; the comparison is a read sent
-    as a POST; end users read published known errors only."""
-
-    def may(self, route: Route, caller: str) -> bool:
-        if caller in (ANONYMOUS, NO_ROLE):
-            return False
-        if str(route) == "POST problem.create":
-            return caller in {roles.PROBLEM_MANAGER, roles.SERVICE_DESK}
-        if str(route) == "POST report.compare":
-            return caller in STAFF
-        return super().may(route, caller)
-
-
-MATRIX = ProblemMatrix(
+# The service desk may raise a problem; the comparison is a read sent as a POST; end users
+# read published known errors only.
+MATRIX = Matrix(
     router=router,
     prefix="/api/v1/",
     objects={
@@ -45,6 +33,10 @@ MATRIX = ProblemMatrix(
         "knownerror": set(roles.ROLE_PERMISSIONS),
     },
     queries={"GET report.trends": "group_by=category&period=week"},
+    route_writers={
+        "POST problem.create": {roles.PROBLEM_MANAGER, roles.SERVICE_DESK},
+        "POST report.compare": STAFF,
+    },
 )
 # Routes of this router only (a merged router also carries the incidents' own routes, which
 # their own matrix covers).
