@@ -183,6 +183,27 @@ def test_resolving_offers_to_resolve_the_open_incidents():
     assert statuses == {open_a.pk: "resolved", open_b.pk: "assigned", done.pk: "closed"}
     problem.refresh_from_db()
     assert problem.status == ProblemStatus.RESOLVED and problem.resolved_at
+    # through the incidents' own service: method, notes, time and the incident's audit entry
+    open_a.refresh_from_db()
+    assert open_a.resolution_method == "fix" and open_a.resolved_at
+    assert problem.number in open_a.resolution
+    assert entries_for(open_a).first().kind == "resolved"
+
+
+def test_a_refused_incident_resolution_undoes_the_whole_resolve():
+    incident = make_incident()
+    problem = make_problem(incidents=[incident])
+    with pytest.raises(ApplicationError):
+        ps.problem_resolve(
+            context=SYSTEM,
+            problem_id=problem.pk,
+            resolution="Fixed",
+            resolve_incidents=True,
+            resolution_method="magic",
+        )
+    problem.refresh_from_db()
+    incident.refresh_from_db()
+    assert (problem.status, incident.status) == (ProblemStatus.NEW, "new")
 
 
 def test_resolving_refuses_incidents_not_open_on_the_problem_and_writes_nothing():

