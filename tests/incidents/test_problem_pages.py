@@ -169,3 +169,19 @@ def test_lists_run_a_fixed_number_of_queries(manager):
     assert_pinned("incidents.problem_list", large[0])
     assert_pinned("incidents.known_error_list", large[1])
     assert_pinned("api.problem_list", measure(manager, "/api/v1/problems/"))
+
+
+def test_admin_pages_are_read_only(client, django_user_model):
+    admin = django_user_model.objects.create_superuser("root", "root@example.org", "pw-Secret-1")
+    client.force_login(admin)
+    problem = make_problem(incidents=[make_incident()])
+    known_error = make_known_error(published=True)
+    for url in (
+        "/admin/incidents/problem/",
+        f"/admin/incidents/problem/{problem.pk}/change/",
+        "/admin/incidents/knownerror/",
+        f"/admin/incidents/knownerror/{known_error.pk}/change/",
+        "/admin/incidents/incidentdailycount/",
+    ):
+        assert client.get(url).status_code == 200, url
+    assert client.get("/admin/incidents/problem/add/").status_code == 403
