@@ -141,6 +141,33 @@ def _name(user) -> str:
     return user.get_full_name() or user.get_username()
 
 
+class IncidentCreateSerializer(serializers.Serializer):
+    """What logging an incident takes (a plain serializer: cheaper than the model one)."""
+
+    title = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True)
+    severity = serializers.ChoiceField(choices=Severity.choices, required=False)
+    impact = serializers.ChoiceField(choices=Level.choices, required=False)
+    urgency = serializers.ChoiceField(choices=Level.choices, required=False)
+    category = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    cause = serializers.ChoiceField(choices=Cause.choices, required=False, allow_blank=True)
+    cis = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), required=False, max_length=MAX_CIS
+    )
+    caller = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.filter(is_active=True), required=False, allow_null=True
+    )
+    department = serializers.PrimaryKeyRelatedField(
+        queryset=Department.objects.all(), required=False, allow_null=True
+    )
+    assignee = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.filter(is_active=True), required=False, allow_null=True
+    )
+    assignment_group = serializers.PrimaryKeyRelatedField(
+        queryset=Group.objects.all(), required=False, allow_null=True
+    )
+
+
 class IncidentUpdateSerializer(serializers.Serializer):
     """PATCH: the fields to change and the `version` read (a stale one is a 409)."""
 

@@ -244,3 +244,57 @@ def test_creating_one_incident_runs_a_fixed_number_of_queries(desk):
             desk.post(URL, {"title": "Counted", "cis": [ci.pk]}, format="json").status_code == 201
         )
     assert_pinned("api.incident_create", len(queries.captured_queries))
+
+
+def test_bulk_create_follows_the_single_rules(desk, agent, end_user, make_user):
+    from cmdb.models import Person
+    from itsm.models import AuditEntry
+    from tests.factories import DepartmentFactory
+
+    caller = make_user(None)
+    Person.objects.create(user=caller, department=DepartmentFactory(name="Bulk"), job_title="PA")
+    ci = CIFactory(name="bulk-ci")
+    body = [
+        {"title": "A", "cis": [ci.pk, ci.pk], "caller": caller.pk, "impact": "high"},
+        {"title": "B", "assignee": agent.pk},
+    ]
+    response = desk.post(URL, body, format="json")
+    assert response.status_code == 201, response.data
+    a, b = response.data
+    assert (a["cis"], a["caller_role"], a["priority"]) == ([ci.pk], "PA", 2)
+    assert a["department"] is not None and a["resolve_due"]
+    assert (b["status"], b["caller"]) == ("assigned", agent.pk)
+    assert int(b["number"][4:]) == int(a["number"][4:]) + 1
+    created = AuditEntry.objects.filter(kind="created", object_repr__startswith="INC-")
+    assert created.filter(object_id__in=[a["id"], b["id"]]).count() == 2
+    mine = client_for(end_user).post(URL, [{"title": "Mine", "caller": agent.pk}], format="json")
+    assert mine.status_code == 201
+    assert mine.data[0]["caller"] == end_user.pk
+    foreign = client_for(end_user).post(URL, [{"title": "x", "cis": [ci.pk]}], format="json")
+    assert foreign.status_code == 400
+
+
+def test_numbers_in_bulk_follow_single_ones(agent):
+    from incidents.services import incident_bulk_open
+
+    first = services.incident_open(context=ctx(agent), title="one")
+    many = incident_bulk_open(context=ctx(agent), items=[{"title": "x"}] * 3)
+    last = services.incident_open(context=ctx(agent), title="two")
+    numbers = [int(i.number[4:]) for i in [first, *many, last]]
+    assert numbers == list(range(numbers[0], numbers[0] + 5))
+
+
+def test_the_fast_representation_is_the_serializers(make_incident, agent, agent2):
+    from django.utils import timezone
+
+    from incidents.api.representations import incident_representation
+    from incidents.api.serializers import IncidentSerializer
+
+    incident = make_incident(user=agent, cis=[CIFactory()], assignee=agent2)
+    services.incident_hold(context=ctx(agent), incident=incident, reason="parts")
+    other = make_incident(user=agent)
+    services.incident_link(context=ctx(agent), incident=incident, related=other)
+    fresh = Incident.objects.get(pk=incident.pk)
+    now = timezone.now()
+    expected = IncidentSerializer(fresh, context={"now": now}).data
+    assert incident_representation(fresh, now=now) == dict(expected)
