@@ -76,7 +76,7 @@ class ProblemSerializer(serializers.ModelSerializer):
         return problem_allowed_moves(obj.status)
 
 
-class LinkSerializer(serializers.Serializer):
+class ProblemLinkSerializer(serializers.Serializer):
     incidents = serializers.ListField(
         child=serializers.IntegerField(min_value=1), required=False, max_length=MAX_LINKED
     )
@@ -90,13 +90,13 @@ class LinkSerializer(serializers.Serializer):
         return attrs
 
 
-class CauseSerializer(serializers.Serializer):
+class ProblemCauseSerializer(serializers.Serializer):
     root_cause = serializers.CharField()
     workaround = serializers.CharField(required=False, allow_blank=True)
     version = serializers.IntegerField(required=False)
 
 
-class PublishSerializer(serializers.Serializer):
+class ProblemPublishSerializer(serializers.Serializer):
     title = serializers.CharField(required=False, max_length=200)
     symptoms = serializers.CharField(required=False, allow_blank=True)
     solution = serializers.CharField(required=False, allow_blank=True)
@@ -104,7 +104,7 @@ class PublishSerializer(serializers.Serializer):
     publish = serializers.BooleanField(default=True)
 
 
-class ResolveSerializer(serializers.Serializer):
+class ProblemResolveSerializer(serializers.Serializer):
     resolution = serializers.CharField()
     resolve_incidents = serializers.BooleanField(default=False)
     incidents = serializers.ListField(
@@ -121,7 +121,7 @@ class ResolveSerializer(serializers.Serializer):
     version = serializers.IntegerField(required=False)
 
 
-class ReasonSerializer(serializers.Serializer):
+class ProblemReasonSerializer(serializers.Serializer):
     reason = serializers.CharField()
 
 

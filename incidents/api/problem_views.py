@@ -81,12 +81,12 @@ class ProblemViewSet(
         body.is_valid(raise_exception=True)
         return body.validated_data
 
-    @extend_schema(request=s.LinkSerializer, responses=s.ProblemSerializer)
+    @extend_schema(request=s.ProblemLinkSerializer, responses=s.ProblemSerializer)
     @action(detail=True, methods=["post"], permission_classes=[HasPerm("incidents.change_problem")])
     def link(self, request, pk=None):
         """Link incidents (`incidents`) and unlink others (`unlink`)."""
         problem = self.get_object()
-        body = self._body(s.LinkSerializer)
+        body = self._body(s.ProblemLinkSerializer)
         problem = problem_services.problem_link_incidents(
             context=api_context(request),
             problem_id=problem.pk,
@@ -104,12 +104,12 @@ class ProblemViewSet(
         )
         return self._done(problem)
 
-    @extend_schema(request=s.CauseSerializer, responses=s.ProblemSerializer)
+    @extend_schema(request=s.ProblemCauseSerializer, responses=s.ProblemSerializer)
     @action(detail=True, methods=["post"], permission_classes=[HasPerm("incidents.change_problem")])
     def cause(self, request, pk=None):
         """Record the root cause and workaround."""
         problem = self.get_object()
-        body = self._body(s.CauseSerializer)
+        body = self._body(s.ProblemCauseSerializer)
         problem = problem_services.problem_record_cause(
             context=api_context(request),
             problem_id=problem.pk,
@@ -119,7 +119,7 @@ class ProblemViewSet(
         )
         return self._done(problem)
 
-    @extend_schema(request=s.PublishSerializer, responses=s.KnownErrorSerializer)
+    @extend_schema(request=s.ProblemPublishSerializer, responses=s.KnownErrorSerializer)
     @action(
         detail=True,
         methods=["post"],
@@ -128,18 +128,18 @@ class ProblemViewSet(
     def publish(self, request, pk=None):
         """Record the diagnosis as a known error (published unless `"publish": false`)."""
         problem = self.get_object()
-        body = self._body(s.PublishSerializer)
+        body = self._body(s.ProblemPublishSerializer)
         known_error = problem_services.problem_publish_known_error(
             context=api_context(request), problem_id=problem.pk, **body
         )
         return Response(s.KnownErrorSerializer(known_error).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=s.ResolveSerializer, responses=s.ProblemSerializer)
+    @extend_schema(request=s.ProblemResolveSerializer, responses=s.ProblemSerializer)
     @action(detail=True, methods=["post"], permission_classes=[HasPerm("incidents.change_problem")])
     def resolve(self, request, pk=None):
         """Resolve; with `resolve_incidents`, its open incidents too (or only `incidents`)."""
         problem = self.get_object()
-        body = self._body(s.ResolveSerializer)
+        body = self._body(s.ProblemResolveSerializer)
         problem = problem_services.problem_resolve(
             context=api_context(request),
             problem_id=problem.pk,
@@ -159,11 +159,11 @@ class ProblemViewSet(
         )
         return self._done(problem)
 
-    @extend_schema(request=s.ReasonSerializer, responses=s.ProblemSerializer)
+    @extend_schema(request=s.ProblemReasonSerializer, responses=s.ProblemSerializer)
     @action(detail=True, methods=["post"], permission_classes=[HasPerm("incidents.change_problem")])
     def cancel(self, request, pk=None):
         problem = self.get_object()
-        body = self._body(s.ReasonSerializer)
+        body = self._body(s.ProblemReasonSerializer)
         problem = problem_services.problem_cancel(
             context=api_context(request, reason=body["reason"]), problem_id=problem.pk
         )
