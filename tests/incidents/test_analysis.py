@@ -124,3 +124,11 @@ def test_the_vectorised_test_is_fishers_exact_test(n_a, n_b):
     for (a, b), p in zip(tables, vectorised, strict=True):
         _, expected = fisher_exact([[a, n_a - a], [b, n_b - b]], alternative="greater")
         assert p == pytest.approx(expected, rel=1e-9, abs=1e-300)
+
+
+def test_a_problem_without_cis_has_an_empty_analysis(make_user, api_client):
+    problem = make_problem(incidents=[make_incident()])
+    api_client.force_authenticate(make_user(roles.PROBLEM_MANAGER))
+    body = api_client.get(f"/api/v1/problems/{problem.pk}/analysis/").json()
+    assert body == {"affected_count": 0, "baseline_count": 0, "results": []}
+    assert api_client.get(f"/api/v1/problems/{problem.pk}/analysis/?limit=x").status_code == 400

@@ -181,3 +181,10 @@ def test_the_trend_api_and_its_csv(make_user, api_client):
     lines = response.content.decode().splitlines()
     assert lines[0] == "period_start,group,label,count,rising"
     assert lines[-1] == f"{TODAY.isoformat()},Printing,Printing,3,no"
+
+
+def test_the_command_refuses_a_bad_date():
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="not a date"):
+        call_command("refresh_trends", since="last tuesday")
