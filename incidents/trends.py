@@ -37,10 +37,12 @@ from .models import Incident, IncidentDailyCount, TrendWatermark
 from .problem_choices import TrendDimension, TrendPeriod
 
 WATERMARK = "incident_daily_counts"
+#: The watermark of a summary never refreshed: every incident is new to it.
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 #: A change committed while the previous run was reading may carry an `updated` a little
 #: older than its watermark: re-read this much before it (recomputing a day is idempotent).
 OVERLAP = dt.timedelta(minutes=10)
-#: Days recomputed per transaction (their incidents read by one query per dimension).
+#: Days recomputed per step (their incidents read by one query per dimension).
 CHUNK_DAYS = 62
 ALPHA = 0.05
 MIN_PERIODS = 6
@@ -106,35 +108,40 @@ def refresh(*, since: dt.date | None = None, now: dt.datetime | None = None) -> 
     """Bring the summary table up to date; answer the number of days recomputed.
 
     Without `since`: the days on which incidents changed since the watermark were logged
-    (every day on the first run). With `since`: every day from that date to today.
+    (every day on the first run). With `since`: every day from that date to today. Runs are
+    serialised on the watermark row (a run that overlaps the previous one waits for it, then
+    recomputes only what changed since), so two never rewrite the same days at once.
     """
     now = now or timezone.now()
-    mark = TrendWatermark.objects.filter(name=WATERMARK).first()
-    incidents: QuerySet[Incident] = Incident.objects.all()
-    if since is not None:
-        incidents = incidents.filter(created__gte=_day_start(since))
-    elif mark is not None:
-        incidents = incidents.filter(updated__gte=mark.refreshed_at - OVERLAP)
-    days = set(
-        incidents.annotate(day=TruncDate("created"))
-        .order_by()
-        .values_list("day", flat=True)
-        .distinct()
-    )
-    if since is not None:
-        # Days left without incidents lose their old rows too.
-        days |= set(
-            IncidentDailyCount.objects.filter(day__gte=since)
+    with transaction.atomic():
+        mark, _ = TrendWatermark.objects.select_for_update().get_or_create(
+            name=WATERMARK, defaults={"refreshed_at": EPOCH}
+        )
+        incidents: QuerySet[Incident] = Incident.objects.all()
+        if since is not None:
+            incidents = incidents.filter(created__gte=_day_start(since))
+        elif mark.refreshed_at > EPOCH:
+            incidents = incidents.filter(updated__gte=mark.refreshed_at - OVERLAP)
+        days = set(
+            incidents.annotate(day=TruncDate("created"))
+            .order_by()
             .values_list("day", flat=True)
             .distinct()
         )
-    ordered = sorted(days)
-    for i in range(0, len(ordered), CHUNK_DAYS):
-        chunk = ordered[i : i + CHUNK_DAYS]
-        with transaction.atomic():
+        if since is not None:
+            # Days left without incidents lose their old rows too.
+            days |= set(
+                IncidentDailyCount.objects.filter(day__gte=since)
+                .values_list("day", flat=True)
+                .distinct()
+            )
+        ordered = sorted(days)
+        for i in range(0, len(ordered), CHUNK_DAYS):
+            chunk = ordered[i : i + CHUNK_DAYS]
             IncidentDailyCount.objects.filter(day__in=chunk).delete()
             IncidentDailyCount.objects.bulk_create(counts_for_days(chunk), batch_size=2000)
-    TrendWatermark.objects.update_or_create(name=WATERMARK, defaults={"refreshed_at": now})
+        mark.refreshed_at = max(now, mark.refreshed_at)
+        mark.save(update_fields=["refreshed_at"])
     return len(days)
 
 

@@ -68,3 +68,34 @@ def test_resolve_and_cancel_at_once_one_wins(monkeypatch):
     expected_incident = "resolved" if winner == "resolve" else "new"
     assert Incident.objects.get(pk=incident.pk).status == expected_incident
     assert problem.version == 2
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_trend_refreshes_at_once_do_not_collide():
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks need PostgreSQL; SQLite serialises writers anyway")
+    from incidents import trends
+    from incidents.models import IncidentDailyCount
+
+    for _ in range(5):
+        make_incident(category="Printing")
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def run():
+        try:
+            barrier.wait()
+            trends.refresh()
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not errors, errors
+    assert IncidentDailyCount.objects.get(dimension="category", value="Printing").count == 5
