@@ -206,7 +206,7 @@ def run_trends(ctx: Context) -> list[dict]:
         times = _timed(incremental, repeat=5)
         records += _emit_times(ctx, case, times, total, changed=len(touched))
         Incident.objects.filter(pk__in=touched).update(updated=F("created"))
-        trends.refresh(now=timezone.now() + dt.timedelta(hours=1))
+        trends.refresh()
     for group_by, period in [
         ("category", "week"),
         ("category", "month"),

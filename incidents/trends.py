@@ -140,7 +140,7 @@ def refresh(*, since: dt.date | None = None, now: dt.datetime | None = None) -> 
             chunk = ordered[i : i + CHUNK_DAYS]
             IncidentDailyCount.objects.filter(day__in=chunk).delete()
             IncidentDailyCount.objects.bulk_create(counts_for_days(chunk), batch_size=2000)
-        mark.refreshed_at = max(now, mark.refreshed_at)
+        mark.refreshed_at = now
         mark.save(update_fields=["refreshed_at"])
     return len(days)
 
