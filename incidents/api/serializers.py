@@ -255,6 +255,7 @@ class TimelineItemSerializer(serializers.Serializer):
     source = serializers.CharField()
     reason = serializers.CharField()
     changes = serializers.DictField()
+    summary = serializers.ListField(child=serializers.CharField())
     note = serializers.CharField()
     minutes = serializers.IntegerField()
     public = serializers.BooleanField()
@@ -273,6 +274,17 @@ class QuickLogSerializer(serializers.Serializer):
     cis = serializers.ListField(
         child=serializers.IntegerField(min_value=1), required=False, max_length=MAX_CIS
     )
+
+
+class DeviceSerializer(serializers.Serializer):
+    """A CI as the self-service portal offers it."""
+
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    ci_type = serializers.CharField(source="ci_type.name")
+    hostname = serializers.CharField()
+    asset_tag = serializers.CharField()
+    serial_number = serializers.CharField()
 
 
 class QuickLogTemplateSerializer(serializers.ModelSerializer):
