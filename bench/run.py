@@ -1,6 +1,6 @@
 """Run the benchmarks: one JSON object per figure per line on stdout, diagnostics on stderr.
 
-    python bench/run.py [--only impact,ci_list,ci_create,bulk_create,ingest,releases] [--scale S]
+    python bench/run.py [--only impact,ci_list,…,releases] [--scale S]   (names: BENCHES below)
                         [--database-url postgres://…] [--connections 4]
 
 `make bench BENCH_ARGS="--scale 0.05"` runs the same code on a small dataset. The database
@@ -30,6 +30,7 @@ BENCHES = (
     "changes",
     "incident_create",
     "releases",
+    "problems",
 )
 API_BENCHES = ("ci_list", "ci_create", "bulk_create")
 
@@ -112,6 +113,14 @@ def main(argv: list[str] | None = None) -> int:
         except Exception:
             traceback.print_exc()
             failed.append("releases")
+    if "problems" in only:
+        try:
+            import bench_problems
+
+            bench_problems.run(ctx)
+        except Exception:
+            traceback.print_exc()
+            failed.append("problems")
     log(f"done in {time.monotonic() - started:.0f}s" + (f"; FAILED: {failed}" if failed else ""))
     return 1 if failed else 0
 

@@ -27,3 +27,7 @@ class IncidentsConfig(AppConfig):
             post_delete.connect(sla_services.sla_changed, sender=model, weak=False)
         if seed_demo_step not in demo.extensions:
             demo.extensions.append(seed_demo_step)
+
+        from . import problem_apps
+
+        problem_apps.ready()

@@ -40,6 +40,7 @@ app.conf.beat_schedule = {
     "agents-purge-nonces": {"task": "agents.purge_nonces", "schedule": 600.0},
     "agents-purge-old-reports": {"task": "agents.purge_old_reports", "schedule": 86400.0},
     "itsm-clear-expired-sessions": {"task": "itsm.clear_expired_sessions", "schedule": 86400.0},
+    "incidents-refresh-trends": {"task": "incidents.refresh_trends", "schedule": 300.0},
     "incidents-run-escalations": {"task": "incidents.run_escalations", "schedule": 60.0},
     "releases-reconcile": {"task": "releases.reconcile", "schedule": 15.0},
 }

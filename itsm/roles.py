@@ -37,6 +37,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "changes.change_change",
         "changes.delete_change",
         "incidents.escalate_incident",
+        "incidents.add_problem",  # the service desk may raise a problem from incidents
     ],
     PROBLEM_MANAGER: [READ_ALL, "incidents.*"],
     CHANGE_MANAGER: [READ_ALL, "changes.*"],
@@ -44,7 +45,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     RELEASE_MANAGER: [READ_ALL, "releases.*", "changes.implement_change"],
     DEPLOYMENT_TECHNICIAN: [READ_ALL, "releases.deploy_release", "releases.change_deploymentstep"],
     CMDB_MANAGER: [READ_ALL, "cmdb.*", "agents.*"],
-    END_USER: ["incidents.report_incident"],
+    END_USER: ["incidents.report_incident", "incidents.view_published_knownerror"],
 }
 
 # Reading these would leak secrets or security logs: never granted through "*.view_*".

@@ -30,6 +30,7 @@ urlpatterns = [
     path("cmdb/", include("cmdb.urls")),
     path("agents/", include("agents.urls")),
     path("changes/", include("changes.urls")),
+    path("", include("incidents.problem_urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
 ]

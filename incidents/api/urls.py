@@ -15,3 +15,11 @@ router.register("quick-log-templates", views.QuickLogTemplateViewSet, basename="
 router.register("sla-policies", views.SlaPolicyViewSet, basename="slapolicy")
 
 urlpatterns = [*router.urls]
+
+# Problem management (incidents/api/problem_views.py).
+from . import problem_views  # noqa: E402
+
+router.register("problems", problem_views.ProblemViewSet, basename="problem")
+router.register("known-errors", problem_views.KnownErrorViewSet, basename="knownerror")
+router.register("reports", problem_views.ReportViewSet, basename="report")
+urlpatterns = [*router.urls]

@@ -21,3 +21,8 @@ __all__ = [
     "WorkLogEntry",
     "WorkingHours",
 ]
+
+from .problem import KnownError, Problem
+from .trends import IncidentDailyCount, TrendWatermark
+
+__all__ += ["IncidentDailyCount", "KnownError", "Problem", "TrendWatermark"]

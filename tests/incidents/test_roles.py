@@ -16,7 +16,7 @@ def test_end_users_hold_only_self_service_permissions():
     perms = set(
         Group.objects.get(name=roles.END_USER).permissions.values_list("codename", flat=True)
     )
-    assert perms == {"report_incident"}
+    assert perms == {"report_incident", "view_published_knownerror"}  # + published known errors
 
 
 def test_a_new_user_without_a_role_becomes_an_end_user(django_capture_on_commit_callbacks):
