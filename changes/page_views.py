@@ -104,7 +104,12 @@ def change_list(request: HttpRequest) -> HttpResponse:
         },
     }
     template = "changes/_change_table.html" if _partial(request) else "changes/change_list.html"
-    return render(request, template, context, status=200 if filterset.is_valid() else 400)
+    return render(
+        request,
+        template,
+        context,
+        status=400 if filterset.is_bound and not filterset.is_valid() else 200,
+    )
 
 
 def _partial(request: HttpRequest) -> bool:

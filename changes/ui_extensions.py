@@ -25,10 +25,11 @@ def changes_card(*, request: HttpRequest, obj: Any, context: dict[str, Any]) -> 
     today = timezone.localdate()
     monday = today - dt.timedelta(days=today.weekday())
     start = dt.datetime.combine(monday, dt.time.min, tzinfo=timezone.get_current_timezone())
+    waiting = cab_pending_for(user).count()
     return Panel(
         "changes/_dashboard_card.html",
         {
-            "waiting_vote": cab_pending_for(user).count(),
+            "waiting_vote": waiting if waiting or user.has_perm("changes.vote_change") else None,
             "submitted": Change.objects.filter(status=ChangeStatus.SUBMITTED).count(),
             "this_week": calendar_changes(start, start + dt.timedelta(days=7)).count(),
             "mine": Change.objects.filter(originator=user, status__in=OPEN_STATUSES).count()
