@@ -137,13 +137,15 @@ def change_vote(
             extra={"status": change.status},
         )
     _require_voter(context, change)
-    if Vote.objects.filter(change=change, voter=context.actor, round=change.vote_round).exists():
+    voter = context.actor
+    assert voter is not None  # _require_voter refuses the system
+    if Vote.objects.filter(change=change, voter=voter, round=change.vote_round).exists():
         raise ApplicationError("You have already voted on this RFC.")
     try:
         with transaction.atomic():
             vote = Vote.objects.create(
                 change=change,
-                voter=context.actor,
+                voter=voter,
                 round=change.vote_round,
                 decision=decision,
                 comment=comment,

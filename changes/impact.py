@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
@@ -35,12 +36,15 @@ from cmdb import sql as cmdb_sql
 from cmdb.models import CIType, ConfigurationItem
 from incidents.models import Incident
 
+from . import sql
 from .choices import ChangeType, ReviewOutcome, RiskLevel
 
 #: How many hops the ripple set goes (the CMDB's impact page defaults to 3 too).
 IMPACT_DEPTH = 3
-#: At most this many CIs per root (the CMDB's cap on one impact walk).
+#: At most this many CIs per root on SQLite (the CMDB's cap on one impact walk).
 IMPACT_CAP_PER_CI = 5000
+#: At most this many CIs in an RFC's ripple set (the nearest first); beyond, it is truncated.
+MAX_RIPPLE = 50_000
 BUSINESS_SERVICE_KEY = "business-service"
 CRITICALITY_POINTS = {"low": 0, "medium": 10, "high": 20, "critical": 30}
 
@@ -51,11 +55,13 @@ def incident_days() -> int:
 
 @dataclass
 class Ripple:
-    """CIs reached from a set of roots: id → shortest depth (the roots at 0)."""
+    """CIs reached from a set of roots: id → shortest depth (the roots at 0); `depths` is
+    empty when the ripple was written straight to the database (`store_ripple`)."""
 
     depths: dict[int, int] = field(default_factory=dict)
     business_services: set[int] = field(default_factory=set)
     truncated: bool = False
+    reached: int = 0  # CIs beyond the roots
 
 
 def business_service_type_ids() -> set[int]:
@@ -67,25 +73,85 @@ def business_service_type_ids() -> set[int]:
     )
 
 
-def ripple(ci_ids: Iterable[int], *, depth: int = IMPACT_DEPTH) -> Ripple:
-    """The union of the downstream impact of `ci_ids`, each CI at its shortest depth."""
-    result = Ripple()
-    service_types = business_service_type_ids()
+def _walk(roots: list[int], depth: int) -> tuple[dict[int, int], dict[int, int], bool]:
+    """(depths, ci types, truncated) of the downstream walk from `roots`."""
+    depths: dict[int, int] = {}
     types: dict[int, int] = {}
-    for root in sorted(set(ci_ids)):
+    if connection.vendor == "postgresql":
+        rows = sql.ripple_rows(root_ids=roots, depth=depth, cap=MAX_RIPPLE + 1)
+        for pk, d, type_id in rows[:MAX_RIPPLE]:
+            depths[pk], types[pk] = d, type_id
+        return depths, types, len(rows) > MAX_RIPPLE
+    truncated = False
+    for root in roots:
         rows = cmdb_sql.impact_rows(
             root_id=root, downstream=True, depth=depth, cap=IMPACT_CAP_PER_CI + 1
         )
         nodes = [row for row in rows if row[0] == "n"]
-        if len(nodes) > IMPACT_CAP_PER_CI:
-            result.truncated = True
+        truncated |= len(nodes) > IMPACT_CAP_PER_CI
         for _, pk, d, _name, type_id, _status in nodes[:IMPACT_CAP_PER_CI]:
-            if pk not in result.depths or d < result.depths[pk]:
-                result.depths[pk] = d
+            if pk not in depths or d < depths[pk]:
+                depths[pk] = d
             types[pk] = type_id
-        result.depths[root] = 0
-    result.business_services = {pk for pk, type_id in types.items() if type_id in service_types}
-    return result
+        depths[root] = 0
+    if len(depths) > MAX_RIPPLE:
+        kept = sorted(depths.items(), key=lambda kv: (kv[1], kv[0]))[:MAX_RIPPLE]
+        depths, truncated = dict(kept), True
+    return depths, types, truncated
+
+
+def ripple(ci_ids: Iterable[int], *, depth: int = IMPACT_DEPTH) -> Ripple:
+    """The union of the downstream impact of `ci_ids`, each CI at its shortest depth.
+
+    PostgreSQL: one breadth-first walk from all of them (`changes.sql`, the CMDB's walk);
+    elsewhere the CMDB's walk from each, united here."""
+    roots = sorted(set(ci_ids))
+    if not roots:
+        return Ripple()
+    depths, types, truncated = _walk(roots, depth)
+    service_types = business_service_type_ids()
+    return Ripple(
+        depths=depths,
+        business_services={pk for pk in depths if types.get(pk) in service_types},
+        truncated=truncated,
+        reached=sum(1 for d in depths.values() if d > 0),
+    )
+
+
+def store_ripple(change_id: int, ci_ids: Iterable[int], *, depth: int = IMPACT_DEPTH) -> Ripple:
+    """Replace the stored impact rows of an RFC with the ripple of `ci_ids`; answers its
+    summary (`depths` left empty on PostgreSQL, where the rows go straight into the table)."""
+    from .models import ChangeImpact
+
+    ChangeImpact.objects.filter(change_id=change_id).delete()
+    roots = sorted(set(ci_ids))
+    if not roots:
+        return Ripple()
+    if connection.vendor != "postgresql":
+        result = ripple(roots, depth=depth)
+        ChangeImpact.objects.bulk_create(
+            ChangeImpact(
+                change_id=change_id,
+                ci_id=pk,
+                depth=d,
+                business_service=pk in result.business_services,
+            )
+            for pk, d in result.depths.items()
+        )
+        return result
+    written = sql.ripple_insert(
+        change_id=change_id,
+        root_ids=roots,
+        depth=depth,
+        cap=MAX_RIPPLE,
+        service_types=business_service_type_ids(),
+    )
+    rows = ChangeImpact.objects.filter(change_id=change_id)
+    return Ripple(
+        business_services=set(rows.filter(business_service=True).values_list("ci_id", flat=True)),
+        truncated=written >= MAX_RIPPLE,
+        reached=rows.filter(depth__gt=0).count(),
+    )
 
 
 @dataclass
@@ -137,7 +203,7 @@ def assess_risk(
         if points:
             reasons.append({"factor": factor, "points": points, "detail": detail})
 
-    reached = len([pk for pk, d in ripple_set.depths.items() if d > 0])
+    reached = ripple_set.reached
     add("impact_size", _size_points(reached), f"{reached} CIs reached beyond the RFC's own")
     services = len(ripple_set.business_services)
     add(
@@ -159,7 +225,7 @@ def assess_risk(
 
     since = now - dt.timedelta(days=incident_days())
     incidents = (
-        Incident.objects.filter(cis__in=roots, created__gte=since).distinct().count()
+        Incident.objects.filter(cis__in=roots, created__gte=since).values("pk").distinct().count()
         if roots
         else 0
     )
@@ -175,7 +241,7 @@ def assess_risk(
     )
     if exclude_change_id is not None:
         failed = failed.exclude(pk=exclude_change_id)
-    failures = failed.distinct().count() if roots else 0
+    failures = failed.values("pk").distinct().count() if roots else 0
     add(
         "failed_changes",
         min(failures * 10, 20),

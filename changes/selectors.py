@@ -94,8 +94,9 @@ def ci_owner_ids(change: Change) -> set[int]:
 def eligible_voter_ids(change: Change) -> set[int]:
     """Who may vote on the RFC in its current round: the members of the body its rule named
     (or the owners of its CIs), never its originator."""
-    if change.approver in (BodyKind.CAB, BodyKind.ECAB) and change.approval_body_id:
-        ids = body_member_ids(change.approval_body)
+    body = change.approval_body if change.approval_body_id else None
+    if change.approver in (BodyKind.CAB, BodyKind.ECAB) and body is not None:
+        ids = body_member_ids(body)
     elif change.approver == BodyKind.CI_OWNER:
         ids = ci_owner_ids(change)
     else:
@@ -172,6 +173,14 @@ def blackouts_for_change(change: Change, start: dt.datetime, end: dt.datetime):
     return blackouts_for_cis(ci_ids, start, end)
 
 
+def window_of(change: Change) -> tuple[dt.datetime, dt.datetime]:
+    """The planned window of a change on the calendar (which always has one)."""
+    start, end = change.planned_start, change.planned_end
+    if start is None or end is None:
+        raise ValueError(f"{change.number} has no planned window")
+    return start, end
+
+
 def calendar_changes(start: dt.datetime, end: dt.datetime) -> QuerySet[Change]:
     """Changes on the calendar (approved, scheduled, implemented) whose window overlaps."""
     return (
@@ -201,7 +210,8 @@ def changes_in_blackout(start: dt.datetime, end: dt.datetime) -> list[dict[str, 
         type_ids = {ci.ci_type_id for ci in cis}
         hits = []
         for blackout in blackouts:
-            if not (blackout.start < change.planned_end and blackout.end > change.planned_start):
+            begins, ends = window_of(change)
+            if not (blackout.start < ends and blackout.end > begins):
                 continue
             scope_cis = {ci.pk for ci in blackout.cis.all()}
             scope_types = {t.pk for t in blackout.ci_types.all()}
@@ -249,8 +259,8 @@ def _pair_conflicts(
             for ci in (same or sorted(cis))
         ][:50],
         "overlap": {
-            "start": max(a.planned_start, b.planned_start),
-            "end": min(a.planned_end, b.planned_end),
+            "start": max(window_of(a)[0], window_of(b)[0]),
+            "end": min(window_of(a)[1], window_of(b)[1]),
         },
     }
 
@@ -272,10 +282,10 @@ def conflicts(start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
             continue
         users.sort()
         for i, (ca, da) in enumerate(users):
-            a = changes[ca]
+            a_start, a_end = window_of(changes[ca])
             for cb, db in users[i + 1 :]:
-                b = changes[cb]
-                if a.planned_start < b.planned_end and b.planned_start < a.planned_end:
+                b_start, b_end = window_of(changes[cb])
+                if a_start < b_end and b_start < a_end:
                     if (ca, cb) not in pairs and len(pairs) >= MAX_CONFLICTS:
                         truncated = True
                         continue
@@ -309,20 +319,27 @@ def conflicts_for(
     end = end or change.planned_end
     if start is None or end is None:
         return {"conflicts": [], "blackouts": [], "truncated": False}
-    mine = _touching({change.pk})[change.pk]
+    mine_rows = ChangeImpact.objects.filter(change_id=change.pk)
+    own = set(change.cis.order_by().values_list("pk", flat=True))
+    # Other changes in the window sharing a CI with this one's impact set (or its own CIs when
+    # the impact was not computed yet): a semi-join in the database, the few matches back.
+    mine_ids = mine_rows.values("ci_id") if mine_rows.exists() else list(own)
+    # The changes in the window first (few: an index range), then their rows that share a CI.
+    in_window = list(
+        calendar_changes(start, end).exclude(pk=change.pk).order_by().values_list("pk", flat=True)
+    )
     rows = (
-        ChangeImpact.objects.filter(
-            ci_id__in=list(mine),
-            change__status__in=ON_CALENDAR,
-            change__planned_start__lt=end,
-            change__planned_end__gt=start,
-        )
-        .exclude(change_id=change.pk)
+        ChangeImpact.objects.filter(change_id__in=in_window, ci_id__in=mine_ids)
+        .order_by()
         .values_list("change_id", "ci_id", "depth")
     )
+    matched = list(rows) if in_window else []
+    shared = {ci_id for _, ci_id, _ in matched}
+    mine = dict(mine_rows.filter(ci_id__in=shared).values_list("ci_id", "depth"))
+    mine.update(dict.fromkeys(own & shared, 0))
     others: dict[int, dict[int, tuple[int, int]]] = defaultdict(dict)
-    for other_id, ci_id, depth in rows:
-        others[other_id][ci_id] = (mine[ci_id], depth)
+    for other_id, ci_id, depth in matched:
+        others[other_id][ci_id] = (mine.get(ci_id, 0), depth)
     truncated = len(others) > MAX_CONFLICTS
     ids = sorted(others)[:MAX_CONFLICTS]
     other_changes = Change.objects.in_bulk(ids)
@@ -331,7 +348,6 @@ def conflicts_for(
     window = Change(planned_start=start, planned_end=end, pk=change.pk, number=change.number,
                     title=change.title, status=change.status)  # fmt: skip
     found = [_pair_conflicts(window, other_changes[oid], others[oid], names) for oid in ids]
-    own = {ci for ci, depth in mine.items() if depth == 0}
     blackouts = [_blackout_brief(b) for b in blackouts_for_cis(own, start, end)]
     return {"conflicts": found, "blackouts": blackouts, "truncated": truncated}
 

@@ -45,7 +45,6 @@ from .models import (
     NUMBER_SEQUENCE,
     Change,
     ChangeAttachment,
-    ChangeImpact,
     StandardChangeTemplate,
 )
 
@@ -303,23 +302,13 @@ def change_impact_refresh(*, context: ChangeContext, change: Change) -> Change:
 
 def _store_impact(*, context: ChangeContext, change: Change) -> None:
     """Compute the ripple set and risk of a locked RFC and store them, logging what moved."""
-    ci_ids = list(change.cis.values_list("pk", flat=True))
-    ripple = impact_module.ripple(ci_ids)
+    ci_ids = list(change.cis.order_by().values_list("pk", flat=True))
+    ripple = impact_module.store_ripple(change.pk, ci_ids)
     risk = impact_module.assess_risk(
         ci_ids=ci_ids,
         ripple_set=ripple,
         change_type=change.change_type,
         exclude_change_id=change.pk,
-    )
-    ChangeImpact.objects.filter(change=change).delete()
-    ChangeImpact.objects.bulk_create(
-        ChangeImpact(
-            change=change,
-            ci_id=pk,
-            depth=depth,
-            business_service=pk in ripple.business_services,
-        )
-        for pk, depth in ripple.depths.items()
     )
     old = (change.risk_score, change.risk)
     change.risk_score, change.risk, change.risk_reasons = risk.score, risk.level, risk.reasons
@@ -422,7 +411,7 @@ def _check_submittable(change: Change) -> None:
             if not getattr(change, name).strip():
                 errors[name] = [f"A {change.change_type} change needs this plan."]
     if change.change_type == ChangeType.STANDARD:
-        if change.template_id is None:
+        if change.template is None:
             errors["template"] = ["A standard change must come from a catalogue template."]
         elif not change.template.active:
             errors["template"] = ["This template is no longer in the catalogue."]
