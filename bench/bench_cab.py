@@ -9,7 +9,7 @@ changes of bench_changes when present) and, on every third, a vote by another me
 
 Cases, each with p50/p95 server time and the query count of one request:
 
-- `cab_page`: `GET /changes/cab/` (the first page: 100 RFCs of the N, with impact, risk,
+- `cab_page`: `GET /changes/cab/` (the first page: 50 RFCs of the N, with impact, risk,
   conflicts, blackouts and votes);
 - `cab_page_last`: the last page of the same queue;
 - `baseline_bare_view`: `GET /healthz` (a bare view through the same middleware);

@@ -22,7 +22,7 @@ from .forms import DecisionForm, MeetingForm, VoteForm
 from .models import CabAgendaItem, CabMeeting, Change, Vote
 from .page_views import _partial, apply_errors, refusal_status, ui_context
 
-CAB_PAGE_SIZE = 100
+CAB_PAGE_SIZE = 50
 MEETING_PAGE_SIZE = 50
 
 

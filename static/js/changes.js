@@ -98,9 +98,10 @@
     });
   }
 
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", charts);
-  } else {
+  // Deferred scripts run before DOMContentLoaded, in document order: by then Chart.js is there.
+  if (document.readyState === "complete") {
     charts();
+  } else {
+    document.addEventListener("DOMContentLoaded", charts);
   }
 })();
