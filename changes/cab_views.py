@@ -310,3 +310,25 @@ def metrics_page(request: HttpRequest) -> HttpResponse:
             }
         )
     return render(request, "changes/metrics.html", {"totals": totals, "series": months})
+
+
+# --- conflicts ----------------------------------------------------------------------------
+
+
+@permission_required("changes.view_change")
+def conflicts_page(request: HttpRequest) -> HttpResponse:
+    """Conflicts on the calendar in a period (`?start=2026-12-01&days=30`, default the next 30
+    days): changes touching the same CI or overlapping impact sets in overlapping windows, and
+    changes inside a blackout."""
+    first = _parse_day(request.GET.get("start"))
+    days = request.GET.get("days", "30")
+    days_n = min(int(days), 366) if days.isdigit() and int(days) > 0 else 30
+    tz = timezone.get_current_timezone()
+    start = dt.datetime.combine(first, dt.time.min, tzinfo=tz)
+    end = start + dt.timedelta(days=days_n)
+    found = selectors.conflicts(start, end)
+    return render(
+        request,
+        "changes/conflicts.html",
+        {"found": found, "first": first, "days": days_n, "start": start, "end": end},
+    )

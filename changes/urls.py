@@ -26,6 +26,7 @@ urlpatterns = [
     ),
     path("calendar/", cab_views.calendar_page, name="calendar"),
     path("metrics/", cab_views.metrics_page, name="metrics"),
+    path("conflicts/", cab_views.conflicts_page, name="conflicts"),
     # The core's: the iCalendar feed (and a placeholder RFC page, now shadowed by the one above).
     path("calendar.ics", views.calendar_feed, name="calendar-ics"),
     path("<int:pk>/", views.change_detail, name="change-detail"),

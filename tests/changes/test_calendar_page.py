@@ -109,3 +109,18 @@ def test_the_home_card_and_the_menu(client, cab, submitted, make_user):
     assert 'href="/changes/cab/"' in page and 'href="/changes/"' in page
     client.force_login(make_user(roles.CMDB_MANAGER))
     assert "awaiting your vote" not in client.get(reverse("home")).content.decode()
+
+
+def test_the_conflicts_page(client, manager, approved, make_ci, day):
+    ci = make_ci("shared")
+    first, second = approved(cis=[ci]), approved(cis=[ci])
+    for change in (first, second):
+        services.change_schedule(
+            context=ctx(manager), change=change, start=at(day, 9), end=at(day, 11)
+        )
+    client.force_login(manager)
+    url = reverse("changes:conflicts")
+    page = client.get(url, {"start": day.isoformat(), "days": "7"}).content.decode()
+    assert "same CI" in page and first.number in page and second.number in page
+    later = client.get(url, {"start": (day + dt.timedelta(days=1)).isoformat(), "days": "x"})
+    assert later.status_code == 200 and first.number not in later.content.decode()

@@ -83,3 +83,39 @@ def test_a_cab_member_approves_an_rfc_from_their_page(live_server, page, waiting
     assert page.locator(f"#cab-row-{first.pk}").count() == 0
     assert page.locator(f"#cab-row-{second.pk}").count() == 1
     assert not page.console_errors
+
+
+def test_a_requester_raises_and_submits_an_rfc_without_reloads(live_server, page, make_user):
+    """The RFC form picks CIs with Tom Select; on the RFC page a refused submit shows why
+    in place, and the submit after the fix moves the RFC without a reload."""
+    if not ApprovalBody.objects.exists():
+        restore_change_defaults()
+    make_user(roles.SERVICE_DESK, username="carla", password=PASSWORD)
+    [make_user(roles.CAB_MEMBER) for _ in range(2)]
+    ci_type = CITypeFactory(name="Server", slug="server")
+    CIFactory(ci_type=ci_type, name="mail-relay-01")
+    log_in(page, live_server, 1280, "/changes/new/")
+    page.fill("#id_title", "Patch the mail relay")
+    page.locator("#change-form .ts-control").first.click()
+    page.keyboard.type("relay")
+    page.locator(".ts-dropdown .option", has_text="mail-relay-01").click()
+    page.keyboard.press("Escape")
+    page.click("#change-form button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/changes/*/")
+    page.wait_for_load_state("load")
+    change = Change.objects.get()
+    assert [ci.name for ci in change.cis.all()] == ["mail-relay-01"]
+    page.evaluate("window.__notReloaded = true")
+    page.click("#action-submit button")
+    page.locator("#action-error").wait_for()
+    assert "implementation plan" in page.inner_text("#action-error")  # refused: no plans
+    assert Change.objects.get().status == ChangeStatus.DRAFT
+    Change.objects.filter(pk=change.pk).update(
+        implementation_plan="Apply the patch.", backout_plan="Remove it."
+    )
+    page.click("#action-submit button")
+    page.locator("#change-status", has_text="Submitted").wait_for()
+    assert page.evaluate("window.__notReloaded") is True
+    assert Change.objects.get().status == ChangeStatus.SUBMITTED
+    # The refused submit answered 400 (the browser logs that); nothing else went wrong.
+    assert not [e for e in page.console_errors if "status of 400" not in e]
