@@ -35,7 +35,7 @@ def change_list_queryset() -> QuerySet[Change]:
     """RFCs with what a list shows, in a fixed number of queries."""
     return Change.objects.select_related(
         "originator", "template", "approval_body"
-    ).prefetch_related("cis")
+    ).prefetch_related("cis", "caused_incidents")
 
 
 def change_log(change: Change) -> QuerySet[AuditEntry]:

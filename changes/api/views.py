@@ -51,7 +51,7 @@ class ChangeViewSet(viewsets.ModelViewSet):
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self):
-        return selectors.change_list_queryset().prefetch_related("caused_incidents")
+        return selectors.change_list_queryset()
 
     def _answer(self, change: Change, code: int = status.HTTP_200_OK, **extra) -> Response:
         data = dict(self.get_serializer(self.get_queryset().get(pk=change.pk)).data)
