@@ -74,7 +74,9 @@ def change_list(request: HttpRequest) -> HttpResponse:
     ordering = (params.pop("ordering", None) or ["-created"])[0]
     if ordering not in ORDERINGS:
         ordering = "-created"
-    filterset = ChangeFilterSet(params or None, queryset=selectors.change_list_queryset())
+    # The list shows the CIs only (the API's queryset also prefetches caused incidents).
+    base = selectors.change_list_queryset().prefetch_related(None).prefetch_related("cis")
+    filterset = ChangeFilterSet(params or None, queryset=base)
     if not filterset.is_bound:
         queryset = filterset.queryset
     elif filterset.is_valid():

@@ -374,8 +374,8 @@ def test_the_list_has_a_fixed_query_count(client, requester, make_change, make_c
 
 def test_the_rfc_page_has_a_fixed_query_count(client, manager, approved, make_ci):
     change = approved(cis=[make_ci()])
+    other = approved(cis=[make_ci() for _ in range(5)])
     logged_in(client, manager)
     few = measure(client, change.get_absolute_url())
-    other = approved(cis=[make_ci() for _ in range(5)])
     assert measure(client, other.get_absolute_url()) == few
     assert_pinned("changes.change_detail", few)
