@@ -11,7 +11,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -24,7 +24,7 @@ from . import selectors, services, ui_selectors
 from .choices import ChangePriority, ChangeStatus, ChangeType
 from .filtersets import ChangeFilterSet
 from .forms import ChangeForm, CommentForm, ReviewForm, ScheduleForm
-from .models import Change, StandardChangeTemplate
+from .models import Change, ChangeAttachment, StandardChangeTemplate
 
 PAGE_SIZE = 50
 ORDERINGS = {"-created", "created", "number", "-number", "planned_start", "-planned_start",
@@ -240,6 +240,13 @@ def detail_context(request: HttpRequest, change: Change, **forms: Any) -> dict[s
         "action_error": forms.get("action_error"),
         "failed_action": forms.get("failed_action"),
         "attachments": change.attachments.all(),
+        "can_attach": ui_selectors.can_edit(change, user)
+        or (
+            change.status not in ui_selectors.FINISHED
+            and user.has_perm("changes.change_change")
+            and (user.pk == change.originator_id or user.has_perm("changes.manage_change"))
+        ),
+        "attach_error": forms.get("attach_error"),
     }
     if "review" in actions:
         suspected = selectors.suspected_incidents(change)
@@ -370,3 +377,37 @@ def template_prefill(request: HttpRequest) -> JsonResponse:
         str(initial["estimated_hours"]) if initial["estimated_hours"] is not None else ""
     )
     return JsonResponse(initial)
+
+
+# --- attachments --------------------------------------------------------------------------
+
+
+@require_POST
+@permission_required("changes.change_change")
+def attachment_add(request: HttpRequest, pk: int) -> HttpResponse:
+    """Attach a file to the RFC (originator or Change Manager, RFC not finished)."""
+    change = get_object_or_404(Change, pk=pk)
+    upload = request.FILES.get("file")
+    forms: dict[str, Any] = {"failed_action": "attach"}
+    if upload is None:
+        forms["attach_error"] = "Choose a file."
+        return _respond(request, change, 400, **forms)
+    try:
+        services.change_attach(
+            context=ui_context(request),
+            change=change,
+            file=upload,
+            name=request.POST.get("name", "").strip(),
+        )
+    except ApplicationError as exc:
+        forms["attach_error"] = exc.message
+        return _respond(request, change, refusal_status(exc), **forms)
+    return _respond(request, change)
+
+
+@require_GET
+@permission_required("changes.view_change")
+def attachment_download(request: HttpRequest, pk: int, attachment_pk: int) -> HttpResponse:
+    """An attachment, for those who may read RFCs (never served from a public media URL)."""
+    attachment = get_object_or_404(ChangeAttachment, pk=attachment_pk, change_id=pk)
+    return FileResponse(attachment.file.open("rb"), as_attachment=True, filename=attachment.name)

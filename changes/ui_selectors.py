@@ -18,6 +18,8 @@ from .models import Blackout, Change, ChangeImpact, Vote
 from .selectors import blackouts_overlapping, calendar_changes, conflicts
 
 EDITABLE = frozenset({ChangeStatus.DRAFT, ChangeStatus.INFO_REQUESTED})
+#: Statuses in which nothing more is attached.
+FINISHED = frozenset({ChangeStatus.CLOSED, ChangeStatus.CANCELLED, ChangeStatus.REJECTED})
 
 
 def with_impact_count(queryset: QuerySet[Change]) -> QuerySet[Change]:

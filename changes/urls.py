@@ -12,6 +12,12 @@ urlpatterns = [
     path("<int:pk>/", page_views.change_detail, name="change-detail"),
     path("<int:pk>/edit/", page_views.change_edit, name="change-edit"),
     path("<int:pk>/do/<slug:action>/", page_views.change_action, name="change-action"),
+    path("<int:pk>/attachments/", page_views.attachment_add, name="attachment-add"),
+    path(
+        "<int:pk>/attachments/<int:attachment_pk>/",
+        page_views.attachment_download,
+        name="attachment-download",
+    ),
     path("<int:pk>/schedule-preview/", page_views.schedule_preview, name="schedule-preview"),
     path("cab/", cab_views.cab_page, name="cab"),
     path("cab/<int:pk>/vote/", cab_views.cab_vote, name="cab-vote"),

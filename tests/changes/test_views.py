@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from changes import services
@@ -379,3 +380,35 @@ def test_the_rfc_page_has_a_fixed_query_count(client, manager, approved, make_ci
     few = measure(client, change.get_absolute_url())
     assert measure(client, other.get_absolute_url()) == few
     assert_pinned("changes.change_detail", few)
+
+
+# --- attachments --------------------------------------------------------------------------
+
+
+def test_a_file_is_attached_and_downloaded(client, requester, make_change, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    change = make_change()
+    logged_in(client, requester)
+    upload = SimpleUploadedFile("plan.txt", b"step 1", content_type="text/plain")
+    url = reverse("changes:attachment-add", args=[change.pk])
+    response = client.post(url, {"file": upload, "name": "Runbook"}, **HX)
+    assert response.status_code == 200 and "Runbook" in response.content.decode()
+    attachment = change.attachments.get()
+    download = client.get(reverse("changes:attachment-download", args=[change.pk, attachment.pk]))
+    assert b"".join(download.streaming_content) == b"step 1"
+
+
+def test_attaching_without_a_file_or_by_others_is_refused(
+    client, requester, make_change, make_user, settings, tmp_path
+):
+    settings.MEDIA_ROOT = tmp_path
+    change = make_change()
+    url = reverse("changes:attachment-add", args=[change.pk])
+    logged_in(client, requester)
+    assert client.post(url, {}, **HX).status_code == 400
+    logged_in(client, make_user(roles.SERVICE_DESK))
+    upload = SimpleUploadedFile("x.txt", b"x")
+    assert client.post(url, {"file": upload}, **HX).status_code == 403
+    logged_in(client, make_user(roles.CAB_MEMBER))
+    assert client.post(url, {"file": SimpleUploadedFile("x.txt", b"x")}, **HX).status_code == 403
+    assert not change.attachments.exists()
