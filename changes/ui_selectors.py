@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -132,16 +132,12 @@ def _blackout_applies(
 
 
 def cab_page_queryset(queryset: QuerySet[Change]) -> QuerySet[Change]:
-    """The CAB page's RFCs with what a row shows (CIs with their type, impact count)."""
-    from cmdb.models import ConfigurationItem
-
+    """The CAB page's RFCs with what a row shows (their CIs, the impact count)."""
     return with_impact_count(
         queryset.select_related(None)
         .prefetch_related(None)
         .select_related("originator", "approval_body")
-        .prefetch_related(
-            Prefetch("cis", queryset=ConfigurationItem.objects.select_related("ci_type"))
-        )
+        .prefetch_related("cis")
     )
 
 
