@@ -12,7 +12,9 @@ with a window somewhere in that year, then times, inside a transaction rolled ba
 - `ripple_50`: `changes.impact.ripple` alone (the CMDB's impact walk per CI, united);
 - `submit_50`: `services.change_submit` (impact stored, risk, approval rule, change log);
 - `conflicts_50`: `selectors.conflicts_for` on the submitted RFC;
-- `submit_and_conflicts_50`: the two together: the figure with the goal (p95 < 200 ms).
+- `submit_and_conflicts_50`: the two together: the figure with the goal (p95 < 200 ms);
+- `calendar_conflicts_week`: `selectors.conflicts` over a week of the calendar (the
+  `changes/conflicts/` endpoint's work).
 
 Baselines in the same run: `baseline_select_1` (a round trip) and `baseline_one_walk` (one
 `cmdb.sql.impact_rows` walk, depth 3, from one of the same CIs).
@@ -145,6 +147,7 @@ def run(ctx: Context) -> list[dict]:
         "submit_50": [],
         "conflicts_50": [],
         "submit_and_conflicts_50": [],
+        "calendar_conflicts_week": [],
     }
     nodes, found = [], []
     warmup = 3
@@ -175,6 +178,9 @@ def run(ctx: Context) -> list[dict]:
             conflicts = selectors.conflicts_for(Change.objects.get(pk=change.pk))
             t5 = time.perf_counter()
             transaction.set_rollback(True)
+        t6 = time.perf_counter()
+        selectors.conflicts(start, start + dt.timedelta(days=7))
+        t7 = time.perf_counter()
         if i < warmup:
             continue
         ms = lambda a, b: (b - a) * 1000  # noqa: E731
@@ -184,6 +190,7 @@ def run(ctx: Context) -> list[dict]:
         times["submit_50"].append(ms(t3, t4))
         times["conflicts_50"].append(ms(t4, t5))
         times["submit_and_conflicts_50"].append(ms(t3, t5))
+        times["calendar_conflicts_week"].append(ms(t6, t7))
         nodes.append(len(ripple.depths))
         found.append(len(conflicts["conflicts"]))
 

@@ -7,8 +7,12 @@ originator; with `v` votes cast, `a` of them approvals, and `r` eligible members
 
 - approved when `v >= q`, `a > m * v` and, if the body names business and technical members,
   at least one of each has voted;
-- rejected when approval can no longer be reached: `v + r < q` (the quorum is out of reach) or
-  `a + r <= m * (v + r)` (even if everyone left approved, approvals would not be a majority).
+- rejected when approval can no longer be reached: `a + r <= m * (v + r)` (even if everyone
+  left approved, approvals would not be a majority).
+
+When the quorum is out of reach (too few eligible members) the RFC stays submitted and a Change
+Manager decides (`change_approve` / `change_reject`, e.g. at a CAB meeting); an approval never
+rejects. `selectors.vote_tally` gives the figures (the CAB page shows them).
 
 The owner of the CIs decides alone (quorum 1): their approval approves, their rejection rejects.
 """
@@ -17,7 +21,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -27,7 +30,15 @@ from itsm.exceptions import ApplicationError, PermissionDeniedError
 from itsm.permissions import require_permission
 
 from . import selectors
-from .choices import RISK_ORDER, BodyKind, ChangeStatus, ChangeType, MeetingStatus, VoteDecision
+from .choices import (
+    RISK_ORDER,
+    BodyKind,
+    ChangeStatus,
+    ChangeType,
+    MeetingDecision,
+    MeetingStatus,
+    VoteDecision,
+)
 from .models import ApprovalBody, ApprovalRule, CabAgendaItem, CabMeeting, Change, Vote
 
 
@@ -79,30 +90,10 @@ def route_for_approval(change: Change) -> Route:
 
 def evaluate(change: Change) -> str | None:
     """ "approved", "rejected" or None (still open) for the votes of the current round."""
-    eligible = selectors.eligible_voter_ids(change)
-    votes = list(
-        Vote.objects.filter(change=change, round=change.vote_round).values_list(
-            "voter_id", "decision"
-        )
-    )
-    counted = [(voter, decision) for voter, decision in votes if voter in eligible]
-    cast = len(counted)
-    approvals = sum(1 for _, decision in counted if decision == VoteDecision.APPROVE)
-    remaining = len(eligible - {voter for voter, _ in counted})
-    body = change.approval_body if change.approver in (BodyKind.CAB, BodyKind.ECAB) else None
-    quorum = body.quorum if body else 1
-    majority = Decimal(body.majority) if body else Decimal("0.5")
-    required_ok = True
-    if body is not None:
-        voted = {voter for voter, _ in counted}
-        business = set(body.business_members.values_list("pk", flat=True))
-        technical = set(body.technical_members.values_list("pk", flat=True))
-        required_ok = (not business or bool(business & voted)) and (
-            not technical or bool(technical & voted)
-        )
-    if cast >= quorum and approvals > majority * cast and required_ok:
+    tally = selectors.vote_tally(change)
+    if tally.approved:
         return ChangeStatus.APPROVED
-    if cast + remaining < quorum or approvals + remaining <= majority * (cast + remaining):
+    if tally.rejected:
         return ChangeStatus.REJECTED
     return None
 
@@ -237,7 +228,7 @@ def change_reject(*, context: ChangeContext, change: Change, comment: str = "") 
 
 # --- CAB meetings -------------------------------------------------------------------------
 
-MEETING_DECISIONS = ("approve", "reject", "request_info", "defer")
+MEETING_DECISIONS = tuple(MeetingDecision.values)
 
 
 @transaction.atomic
@@ -337,3 +328,22 @@ def cab_meeting_record_decision(
         context=context,
     )
     return item
+
+
+@transaction.atomic
+def cab_meeting_record_minutes(
+    *, context: ChangeContext, meeting: CabMeeting, minutes: str
+) -> CabMeeting:
+    """Write (or rewrite) the minutes of a meeting; the meeting is marked held."""
+    require_permission(context, "changes.manage_change")
+    meeting = CabMeeting.objects.select_for_update().get(pk=meeting.pk)
+    old = meeting.minutes
+    meeting.minutes, meeting.status = minutes, MeetingStatus.HELD
+    meeting.save(update_fields=["minutes", "status"])
+    record(
+        obj=meeting,
+        kind="minutes",
+        changes={"minutes": {"old": old, "new": minutes}},
+        context=context,
+    )
+    return meeting

@@ -125,3 +125,12 @@ class ReviewOutcome(models.TextChoices):
 class MeetingStatus(models.TextChoices):
     PLANNED = "planned", "Planned"
     HELD = "held", "Held"
+
+
+class MeetingDecision(models.TextChoices):
+    """What a CAB meeting decides about an RFC on its agenda."""
+
+    APPROVE = "approve", "Approve"
+    REJECT = "reject", "Reject"
+    REQUEST_INFO = "request_info", "Ask for information"
+    DEFER = "defer", "Defer"

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -23,6 +25,7 @@ from .choices import (
     ChangeStatus,
     ChangeType,
     ReviewOutcome,
+    VoteDecision,
 )
 from .models import ApprovalBody, Blackout, Change, ChangeImpact, Vote
 
@@ -38,31 +41,41 @@ def change_list_queryset() -> QuerySet[Change]:
     ).prefetch_related("cis", "caused_incidents")
 
 
+def changes_ready_for_release() -> QuerySet[Change]:
+    """RFCs a release may carry: approved or scheduled (not yet implemented)."""
+    return change_list_queryset().filter(status__in=[ChangeStatus.APPROVED, ChangeStatus.SCHEDULED])
+
+
 def change_log(change: Change) -> QuerySet[AuditEntry]:
     """Every event of the RFC (the change log), newest first."""
     return entries_for(change)
 
 
+#: The impact answer lists at most this many CIs (the nearest first); `count` has them all.
+MAX_IMPACT_LISTED = 5000
+
+
 def change_impact(change: Change) -> dict[str, Any]:
     """The stored ripple set of an RFC: its CIs (depth 0) and those it ripples to, with depth,
-    type and whether each is a business service; and its risk with the reasons."""
-    rows = (
-        ChangeImpact.objects.filter(change=change)
-        .order_by("depth", "ci__name", "ci_id")
-        .values_list("ci_id", "ci__name", "ci__ci_type__slug", "ci__status", "depth",
-                     "business_service")
-    )  # fmt: skip
-    nodes = [
-        {"id": pk, "name": name, "ci_type": slug, "status": status, "depth": depth,
-         "business_service": service}
-        for pk, name, slug, status, depth, service in rows
-    ]  # fmt: skip
+    type and whether each is a business service (the nearest MAX_IMPACT_LISTED; `count` is
+    the whole set), the business services, and the risk with its reasons."""
+    stored = ChangeImpact.objects.filter(change=change)
+    fields = ("ci_id", "ci__name", "ci__ci_type__slug", "ci__status", "depth", "business_service")
+    keys = ("id", "name", "ci_type", "status", "depth", "business_service")
+
+    def listed(rows: QuerySet) -> list[dict[str, Any]]:
+        ordered = rows.order_by("depth", "ci__name", "ci_id").values_list(*fields)
+        return [dict(zip(keys, row, strict=True)) for row in ordered[:MAX_IMPACT_LISTED]]
+
+    nodes = listed(stored)
+    count = len(nodes) if len(nodes) < MAX_IMPACT_LISTED else stored.count()
     return {
         "change": change.pk,
         "computed_at": change.impact_computed_at,
-        "count": len(nodes),
+        "count": count,
+        "truncated": count > len(nodes),
         "nodes": nodes,
-        "business_services": [node for node in nodes if node["business_service"]],
+        "business_services": listed(stored.filter(business_service=True)),
         "risk": {"score": change.risk_score, "level": change.risk, "reasons": change.risk_reasons},
         "technical_assessment": change.technical_assessment,
     }
@@ -102,6 +115,68 @@ def eligible_voter_ids(change: Change) -> set[int]:
     else:
         ids = set()
     return ids - {change.originator_id}
+
+
+@dataclass
+class Tally:
+    """The votes of an RFC's current round against its body's rule."""
+
+    eligible: int
+    cast: int
+    approvals: int
+    rejections: int
+    remaining: int
+    quorum: int
+    majority: Decimal
+    missing_required: list[str]  # "business", "technical": required members yet to vote
+
+    @property
+    def approved(self) -> bool:
+        return (
+            self.cast >= self.quorum
+            and self.approvals > self.majority * self.cast
+            and not self.missing_required
+        )
+
+    @property
+    def rejected(self) -> bool:
+        """Approval is out of reach even if everyone left approves."""
+        total = self.cast + self.remaining
+        return total > 0 and self.approvals + self.remaining <= self.majority * total
+
+    @property
+    def quorum_out_of_reach(self) -> bool:
+        return self.cast + self.remaining < self.quorum
+
+
+def vote_tally(change: Change) -> Tally:
+    """Where the votes of the current round stand (see cab_services for the rule)."""
+    eligible = eligible_voter_ids(change)
+    votes = Vote.objects.filter(change=change, round=change.vote_round).values_list(
+        "voter_id", "decision"
+    )
+    counted = {voter: decision for voter, decision in votes if voter in eligible}
+    approvals = sum(1 for decision in counted.values() if decision == VoteDecision.APPROVE)
+    body = change.approval_body if change.approver in (BodyKind.CAB, BodyKind.ECAB) else None
+    missing = []
+    if body is not None:
+        for label, members in (
+            ("business", body.business_members.values_list("pk", flat=True)),
+            ("technical", body.technical_members.values_list("pk", flat=True)),
+        ):
+            required = set(members)
+            if required and not required & set(counted):
+                missing.append(label)
+    return Tally(
+        eligible=len(eligible),
+        cast=len(counted),
+        approvals=approvals,
+        rejections=len(counted) - approvals,
+        remaining=len(eligible - set(counted)),
+        quorum=body.quorum if body else 1,
+        majority=Decimal(body.majority) if body else Decimal("0.5"),
+        missing_required=missing,
+    )
 
 
 def votes_of_round(change: Change) -> QuerySet[Vote]:

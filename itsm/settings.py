@@ -321,6 +321,9 @@ SPECTACULAR_SETTINGS = {
         "AgentStatusEnum": "agents.choices.AgentStatus",
         "ReportStatusEnum": "agents.choices.ReportStatus",
         "DiscrepancyStatusEnum": "agents.choices.DiscrepancyStatus",
+        "VoteDecisionEnum": "changes.choices.VoteDecision",
+        "MeetingDecisionEnum": "changes.choices.MeetingDecision",
+        "RiskLevelEnum": "changes.choices.RiskLevel",
     },
 }
 

@@ -10,9 +10,10 @@ from incidents.models import Incident
 from itsm.datetimes import StorableDateTimeField
 from itsm.models import AuditEntry
 
-from ..choices import ReviewOutcome, VoteDecision
+from ..choices import MeetingDecision, ReviewOutcome, VoteDecision
 from ..models import (
     ApprovalBody,
+    ApprovalRule,
     Blackout,
     CabAgendaItem,
     CabMeeting,
@@ -288,5 +289,23 @@ class CabMeetingSerializer(serializers.ModelSerializer):
 
 class MeetingDecisionSerializer(serializers.Serializer):
     change = serializers.PrimaryKeyRelatedField(queryset=Change.objects.all())
-    decision = serializers.ChoiceField(choices=["approve", "reject", "request_info", "defer"])
+    decision = serializers.ChoiceField(choices=MeetingDecision.choices)
     notes = serializers.CharField(required=False, allow_blank=True, default="", max_length=20000)
+
+
+class ApprovalBodySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ApprovalBody
+        fields = ["id", "name", "kind", "members", "group", "quorum", "majority",
+                  "business_members", "technical_members"]  # fmt: skip
+
+
+class ApprovalRuleSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ApprovalRule
+        fields = ["id", "name", "change_type", "priority", "min_risk", "max_risk", "approver",
+                  "body", "order", "active"]  # fmt: skip
+
+
+class MinutesSerializer(serializers.Serializer):
+    minutes = serializers.CharField(allow_blank=True, max_length=100_000)

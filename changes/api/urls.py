@@ -10,6 +10,8 @@ router = SimpleRouter()
 router.register("templates", views.TemplateViewSet, basename="changetemplate")
 router.register("blackouts", views.BlackoutViewSet, basename="blackout")
 router.register("cab-meetings", views.CabMeetingViewSet, basename="cabmeeting")
+router.register("approval-bodies", views.ApprovalBodyViewSet, basename="approvalbody")
+router.register("approval-rules", views.ApprovalRuleViewSet, basename="approvalrule")
 router.register("", views.ChangeViewSet, basename="change")
 
 urlpatterns = router.urls

@@ -24,7 +24,15 @@ from itsm.permissions import HasPerm
 
 from .. import selectors, services
 from ..filtersets import BlackoutFilterSet, CabMeetingFilterSet, ChangeFilterSet, TemplateFilterSet
-from ..models import Blackout, CabAgendaItem, CabMeeting, Change, StandardChangeTemplate
+from ..models import (
+    ApprovalBody,
+    ApprovalRule,
+    Blackout,
+    CabAgendaItem,
+    CabMeeting,
+    Change,
+    StandardChangeTemplate,
+)
 from . import serializers as s
 
 VIEW = HasPerm("changes.view_change")
@@ -492,3 +500,37 @@ class CabMeetingViewSet(
             context=api_context(request), meeting=meeting, **body.validated_data
         )
         return Response(self.get_serializer(self.get_queryset().get(pk=meeting.pk)).data)
+
+    @extend_schema(request=s.MinutesSerializer, responses=s.CabMeetingSerializer)
+    @action(
+        detail=True,
+        methods=["post"],
+        permission_classes=[IsAuthenticated, HasPerm("changes.manage_change")],
+    )
+    def minutes(self, request, pk=None):
+        """Record the meeting's minutes: `{"minutes"}`."""
+        meeting = self.get_object()
+        body = s.MinutesSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.cab_meeting_record_minutes(
+            context=api_context(request), meeting=meeting, minutes=body.validated_data["minutes"]
+        )
+        return Response(self.get_serializer(self.get_queryset().get(pk=meeting.pk)).data)
+
+
+class ApprovalBodyViewSet(viewsets.ReadOnlyModelViewSet):
+    """The CABs and ECABs (edited in the admin by Change Managers)."""
+
+    queryset = ApprovalBody.objects.prefetch_related(
+        "members", "business_members", "technical_members"
+    )
+    serializer_class = s.ApprovalBodySerializer
+    ordering_fields = ["name"]
+
+
+class ApprovalRuleViewSet(viewsets.ReadOnlyModelViewSet):
+    """The approval rules, in the order they are tried (edited in the admin)."""
+
+    queryset = ApprovalRule.objects.select_related("body")
+    serializer_class = s.ApprovalRuleSerializer
+    ordering_fields = ["order"]

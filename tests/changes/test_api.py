@@ -225,6 +225,22 @@ def test_templates_blackouts_and_meetings(manager, requester, submitted, cab, ca
     assert decided.status_code == 200
     assert decided.json()["items"][0]["decision"] == "reject"
     assert Change.objects.get(pk=change.pk).status == "rejected"
+    minutes = client.post(
+        f"/api/v1/changes/cab-meetings/{meeting.json()['id']}/minutes/",
+        {"minutes": "Rejected RFC for risk."},
+        format="json",
+    )
+    assert minutes.status_code == 200 and minutes.json()["minutes"] == "Rejected RFC for risk."
+    assert (
+        api(requester)
+        .post(
+            f"/api/v1/changes/cab-meetings/{meeting.json()['id']}/minutes/",
+            {"minutes": "x"},
+            format="json",
+        )
+        .status_code
+        == 403
+    )
 
 
 def test_a_used_template_is_not_deleted(manager, make_change):

@@ -15,7 +15,7 @@ import pytest
 
 from changes import services
 from changes.api.urls import router
-from changes.models import Blackout, CabMeeting, StandardChangeTemplate
+from changes.models import ApprovalBody, ApprovalRule, Blackout, CabMeeting, StandardChangeTemplate
 from itsm import roles
 from tests.changes.conftest import NOW
 from tests.factories import SYSTEM, CIFactory, CITypeFactory
@@ -55,8 +55,6 @@ def _blackout():
 
 
 def _meeting():
-    from changes.models import ApprovalBody
-
     return CabMeeting.objects.create(body=ApprovalBody.objects.first(), title="M", start=NOW)
 
 
@@ -86,6 +84,8 @@ MATRIX = ChangesMatrix(
         "changetemplate": _template,
         "blackout": _blackout,
         "cabmeeting": _meeting,
+        "approvalbody": lambda: ApprovalBody.objects.first(),
+        "approvalrule": lambda: ApprovalRule.objects.first(),
     },
     writers={CM},
     queries={

@@ -8,7 +8,7 @@ from changes import services
 from changes.cab_services import route_for_approval
 from changes.choices import BodyKind, ChangePriority, ChangeStatus, ChangeType, RiskLevel
 from changes.models import ApprovalBody, ApprovalRule, Change, Vote
-from changes.selectors import cab_pending_for, eligible_voter_ids
+from changes.selectors import cab_pending_for, eligible_voter_ids, vote_tally
 from itsm import roles
 from itsm.exceptions import ApplicationError, PermissionDeniedError
 from tests.changes.conftest import ctx
@@ -335,3 +335,23 @@ def test_only_a_change_manager_runs_meetings(cab, cab_body):
         services.cab_meeting_create(
             context=ctx(cab[0]), body=cab_body, title="x", start=timezone.now()
         )
+
+
+def test_an_approval_never_rejects_when_the_quorum_is_out_of_reach(submitted, cab, cab_body):
+    cab_body.members.set(cab[:1])  # one voter, quorum 2
+    change = submitted()
+    vote(cab[0], change, "approve")
+    assert status_of(change) == ChangeStatus.SUBMITTED
+    tally = vote_tally(change)
+    assert tally.quorum_out_of_reach and (tally.cast, tally.approvals) == (1, 1)
+
+
+def test_the_tally_says_where_the_votes_stand(submitted, cab, cab_body):
+    cab_body.business_members.set([cab[2]])
+    change = submitted()
+    vote(cab[0], change, "approve")
+    vote(cab[1], change, "approve")
+    tally = vote_tally(change)
+    assert (tally.eligible, tally.cast, tally.approvals, tally.remaining) == (3, 2, 2, 1)
+    assert tally.missing_required == ["business"] and not tally.approved
+    assert status_of(change) == ChangeStatus.SUBMITTED

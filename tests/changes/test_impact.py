@@ -119,3 +119,15 @@ def test_impact_api(graph, make_change, requester, cab):
     refreshed = client.post(f"/api/v1/changes/{change.pk}/impact/refresh/")
     assert refreshed.status_code == 200
     assert refreshed.json()["count"] == 6
+
+
+def test_the_impact_answer_lists_the_nearest_and_counts_all(
+    graph, make_change, requester, cab, monkeypatch
+):
+    from changes import selectors
+
+    change = services.change_submit(context=ctx(requester), change=make_change(cis=[graph["db"]]))
+    monkeypatch.setattr(selectors, "MAX_IMPACT_LISTED", 3)
+    answer = change_impact(change)
+    assert answer["count"] == 6 and answer["truncated"]
+    assert [n["name"] for n in answer["nodes"]] == ["db", "app1", "app2"]

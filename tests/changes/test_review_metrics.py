@@ -164,3 +164,9 @@ def test_nothing_is_sent_when_the_transaction_rolls_back(
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(ApplicationError):
         services.change_submit(context=ctx(requester), change=change)
     assert mail.outbox == []
+
+
+def test_changes_ready_for_release(approved, submitted):
+    ready, waiting = approved(), submitted()
+    assert list(selectors.changes_ready_for_release()) == [ready]
+    assert waiting.status == ChangeStatus.SUBMITTED
