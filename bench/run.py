@@ -31,6 +31,7 @@ BENCHES = (
     "incident_create",
     "releases",
     "problems",
+    "cab",
 )
 API_BENCHES = ("ci_list", "ci_create", "bulk_create")
 
@@ -121,6 +122,14 @@ def main(argv: list[str] | None = None) -> int:
         except Exception:
             traceback.print_exc()
             failed.append("problems")
+    if "cab" in only:
+        try:
+            import bench_cab
+
+            bench_cab.run(ctx)
+        except Exception:
+            traceback.print_exc()
+            failed.append("cab")
     log(f"done in {time.monotonic() - started:.0f}s" + (f"; FAILED: {failed}" if failed else ""))
     return 1 if failed else 0
 

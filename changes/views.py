@@ -1,10 +1,10 @@
-"""HTML-side views of change management. The pages (RFC list and detail, the CAB member's page,
-meetings, the calendar, metrics) come with the UI; here is the iCalendar feed."""
+"""The iCalendar feed of the change calendar. The pages are in `page_views.py` (RFCs) and
+`cab_views.py` (CAB, meetings, calendar, metrics, conflicts)."""
 
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_not_required
-from django.http import HttpResponse, HttpResponseRedirect
+from django.http import HttpResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -27,8 +27,3 @@ def calendar_feed(request):
     response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = 'inline; filename="changes.ics"'
     return response
-
-
-def change_detail(request, pk: int):
-    """Until the RFC page arrives with the UI: the RFC in the browsable API."""
-    return HttpResponseRedirect(f"/api/v1/changes/{pk}/")
