@@ -14,6 +14,7 @@ api_v1 = [
     path("agents/deployments/", include("releases.agent_urls")),
     path("agents/", include("agents.api.urls")),
     path("changes/", include("changes.api.urls")),
+    path("", include("releases.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
 ]

@@ -184,10 +184,13 @@ def _move(
     to_status: str,
     check: Callable[[Release], None] | None = None,
     perm: str = "releases.change_release",
+    from_statuses: tuple[str, ...] | None = None,
 ) -> Release:
     require_permission(context, perm)
     release = _lock(release_id)
-    if to_status not in RELEASE_TRANSITIONS[release.status]:
+    if to_status not in RELEASE_TRANSITIONS[release.status] or (
+        from_statuses is not None and release.status not in from_statuses
+    ):
         allowed = ", ".join(sorted(RELEASE_TRANSITIONS[release.status])) or "none"
         raise ApplicationError(
             f"A release cannot move from {release.status} to {to_status} (allowed: {allowed}).",
@@ -242,7 +245,11 @@ def _check_readiness(release: Release) -> None:
 def release_to_build(*, context: ChangeContext, release_id: int) -> Release:
     """planning → build: the RFCs are linked."""
     return _move(
-        context=context, release_id=release_id, to_status=ReleaseStatus.BUILD, check=_check_build
+        context=context,
+        release_id=release_id,
+        to_status=ReleaseStatus.BUILD,
+        check=_check_build,
+        from_statuses=(ReleaseStatus.PLANNING,),
     )
 
 
@@ -273,7 +280,12 @@ def release_to_readiness(*, context: ChangeContext, release_id: int) -> Release:
 
 def release_back_to_build(*, context: ChangeContext, release_id: int) -> Release:
     """acceptance or readiness → build (a failed test, a no-go)."""
-    return _move(context=context, release_id=release_id, to_status=ReleaseStatus.BUILD)
+    return _move(
+        context=context,
+        release_id=release_id,
+        to_status=ReleaseStatus.BUILD,
+        from_statuses=(ReleaseStatus.ACCEPTANCE, ReleaseStatus.READINESS),
+    )
 
 
 def release_close(*, context: ChangeContext, release_id: int) -> Release:

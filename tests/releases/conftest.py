@@ -114,6 +114,7 @@ def make_release(
 ):
     """A release with an approved RFC and a package, moved up to `status` (readiness with a
     "go" by default)."""
+    CITypeFactory(name="Workstation", slug="workstation")
     release = services.release_create(
         context=SYSTEM,
         title="Acme agent 2.0",
