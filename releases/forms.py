@@ -84,7 +84,9 @@ class ArtifactForm(forms.Form):
     licence = forms.CharField(max_length=200)
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
     file = forms.FileField(required=False)
-    reference_url = forms.URLField(required=False, max_length=1000, label="Reference URL")
+    reference_url = forms.URLField(
+        required=False, max_length=1000, label="Reference URL", assume_scheme="https"
+    )
     sha256 = forms.CharField(
         required=False,
         max_length=64,
