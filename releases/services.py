@@ -177,6 +177,7 @@ def release_task_done(*, context: ChangeContext, task_id: int, done: bool = True
 # --- moves ---------------------------------------------------------------------------------
 
 
+@transaction.atomic
 def _move(
     *,
     context: ChangeContext,
@@ -288,6 +289,7 @@ def release_back_to_build(*, context: ChangeContext, release_id: int) -> Release
     )
 
 
+@transaction.atomic
 def release_close(*, context: ChangeContext, release_id: int) -> Release:
     """deployed, backed out (or an abandoned plan) → closed; the RFCs go to review."""
     release = _move(context=context, release_id=release_id, to_status=ReleaseStatus.CLOSED)
@@ -301,6 +303,7 @@ def _system(release: Release, reason: str) -> ChangeContext:
     )
 
 
+@transaction.atomic
 def release_deployed(*, release_id: int) -> Release | None:
     """deploying → deployed (by the engine when every wave succeeded); the RFCs are
     implemented."""
@@ -313,6 +316,7 @@ def release_deployed(*, release_id: int) -> Release | None:
     return release
 
 
+@transaction.atomic
 def release_backed_out(*, release_id: int) -> Release | None:
     """deploying or deployed → backed out (by the engine when the whole backout finished)."""
     release = Release.objects.get(pk=release_id)

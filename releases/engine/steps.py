@@ -154,6 +154,8 @@ def record_result(*, step: DeploymentStep, result: StepResult, owner: str | None
         )
         if not moved:
             return False
+        if result.on_record is not None:
+            result.on_record()
         _after_step(step, ok=to_state != StepState.FAILED)
     return True
 

@@ -13,6 +13,7 @@ result with `step_record_result`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,10 @@ class StepResult:
     log: str = ""
     outcome: str = ""
     data: dict[str, Any] = field(default_factory=dict)
+    #: Run inside the transaction that records the result, and only if it is recorded: for an
+    #: executor whose effects live in the database (the simulated one), so a worker killed
+    #: between the run and the record leaves no trace of the run.
+    on_record: Callable[[], None] | None = None
 
     @property
     def state(self) -> str:

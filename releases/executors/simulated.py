@@ -63,21 +63,17 @@ class SimulatedExecutor(Executor):
     def run_step(self, step, *, params: dict[str, Any]) -> StepResult:
         run, why = condition_met(step)
         if not run:
-            SimulatedExecution.objects.create(
-                step_id=step.pk, attempt=step.attempt, worker=WORKER, outcome=StepState.SKIPPED
+            return StepResult(
+                ok=True,
+                outcome=StepState.SKIPPED,
+                log=f"[simulated] {why}",
+                on_record=_executed(step, StepState.SKIPPED),
             )
-            return StepResult(ok=True, outcome=StepState.SKIPPED, log=f"[simulated] {why}")
         delay = int(params.get("step_delay_ms", 0))
         if delay:
             time.sleep(delay / 1000)
         rng = random.Random(f"{params.get('seed', '')}:{step.pk}:{step.attempt}")
         ok = rng.random() >= float(params.get("failure_rate", 0.0))
-        SimulatedExecution.objects.create(
-            step_id=step.pk,
-            attempt=step.attempt,
-            worker=WORKER,
-            outcome=StepState.SUCCEEDED if ok else StepState.FAILED,
-        )
         lines = [
             f"[simulated] {step.module} {step.params or ''} on CI {step.target.ci_id} "
             f"(attempt {step.attempt}, worker {WORKER})"
@@ -87,4 +83,21 @@ class SimulatedExecutor(Executor):
                 f"[simulated] success test {step.success_test}: {'passed' if ok else 'failed'}"
             )
         lines.append("[simulated] ok" if ok else "[simulated] failed (simulated failure)")
-        return StepResult(ok=ok, log="\n".join(lines), data={"simulated": True})
+        return StepResult(
+            ok=ok,
+            log="\n".join(lines),
+            data={"simulated": True},
+            on_record=_executed(step, StepState.SUCCEEDED if ok else StepState.FAILED),
+        )
+
+
+def _executed(step, outcome: str):
+    """The simulated machine's effect: one row per run, written with the recorded result (a
+    worker killed before the record leaves none, as a machine that did nothing)."""
+
+    def write() -> None:
+        SimulatedExecution.objects.create(
+            step_id=step.pk, attempt=step.attempt, worker=WORKER, outcome=outcome
+        )
+
+    return write
