@@ -15,7 +15,9 @@ ALLOWED = {"cryptography", "http-message-signatures", "psutil", "requests"}
 def test_the_agent_package_depends_only_on_what_the_client_imports():
     project = tomllib.loads((CLIENT / "pyproject.toml").read_text())["project"]
     assert project["name"] == "itsm-agent"
-    names = {dep.split(">")[0].split("=")[0].split("<")[0].strip() for dep in project["dependencies"]}
+    names = {
+        dep.split(">")[0].split("=")[0].split("<")[0].strip() for dep in project["dependencies"]
+    }
     assert names == ALLOWED
     assert project["scripts"]["itsm-agent"] == "agents.client.cli:main"
     for unit in ("itsm-agent.service", "itsm-agent.timer"):

@@ -94,9 +94,7 @@ def test_the_list_searches_filters_and_pages(as_role, client, release, make_cis)
     assert client.get(url("release-list"), {"page": "99"}).status_code == 200
 
 
-def test_the_release_page_shows_plan_strategy_rfcs_package_and_acceptance(
-    as_role, client, release
-):
+def test_the_release_page_shows_plan_strategy_rfcs_package_and_acceptance(as_role, client, release):
     services.release_task_add(
         context=ctx(), release_id=release.pk, title="Tell the users", resources="mail"
     )
