@@ -22,7 +22,13 @@ from itsm.exceptions import ApplicationError
 from itsm.permissions import permission_required
 
 from . import deployment_services, readiness_services, selectors
-from .choices import DEPLOYMENT_ACTIVE, ReleaseStatus, TargetState
+from .choices import (
+    DEPLOYMENT_ACTIVE,
+    ReleasePriority,
+    ReleaseStatus,
+    ReleaseType,
+    TargetState,
+)
 from .filtersets import ReleaseFilterSet, TargetFilterSet
 from .forms import DeployForm, ReadinessForm
 from .models import DeploymentTarget, PackageStep, ReadinessReview, Release
@@ -82,6 +88,10 @@ def release_list(request: HttpRequest) -> HttpResponse:
             "q": request.GET.get("q", ""),
             "statuses": ReleaseStatus.choices,
             "status_values": request.GET.getlist("status"),
+            "types": ReleaseType.choices,
+            "type_values": request.GET.getlist("release_type"),
+            "priorities": ReleasePriority.choices,
+            "priority_values": request.GET.getlist("priority"),
         },
     )
 

@@ -91,6 +91,8 @@ def test_the_list_searches_filters_and_pages(as_role, client, release, make_cis)
     assert release.number in page and other.number not in page
     page = client.get(url("release-list"), {"status": "planning"}).content.decode()
     assert other.number in page and release.number not in page
+    page = client.get(url("release-list"), {"release_type": "major"}).content.decode()
+    assert other.number not in page and release.number not in page
     assert client.get(url("release-list"), {"page": "99"}).status_code == 200
 
 
@@ -294,3 +296,27 @@ def test_others_cannot_upload(as_role, client, role):
     response = client.post(url("artifact-create"), {**data, "file": SimpleUploadedFile("t", b"x")})
     assert response.status_code == 403
     assert not SoftwareArtifact.objects.exists()
+
+
+def test_a_release_manager_signs_off_the_pilot_and_backs_out_a_target(
+    as_role, client, make_cis
+):
+    make_cis(3)
+    release = make_release()  # the default plan: a pilot, then the rest, both signed off
+    manager = as_role(roles.RELEASE_MANAGER)
+    deployment = services.deployment_start(
+        context=ctx(manager), release_id=release.pk, executor="simulated"
+    )
+    run_until_quiet(deployment.pk)
+    pilot, rest = deployment.waves.order_by("order")
+    pilot.refresh_from_db()
+    assert pilot.status == "waiting"
+    page = client.get(url("release-detail", release.pk)).content.decode()
+    assert f"Sign off {pilot.name}" in page
+    client.post(url("wave-sign-off", release.pk, pilot.pk))
+    pilot.refresh_from_db()
+    assert pilot.status == "succeeded" and pilot.signed_off_by == manager
+    target = pilot.targets.get()
+    client.post(url("backout", release.pk), {"target": target.pk})
+    target.refresh_from_db()
+    assert target.state in (TargetState.BACKING_OUT, TargetState.BACKED_OUT)
