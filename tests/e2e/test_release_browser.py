@@ -10,7 +10,8 @@ from itsm import roles
 from releases.choices import DeploymentStatus
 from releases.engine.local import run_until_quiet
 from releases.models import Deployment, ReadinessReview
-from tests.releases.conftest import TWO_WAVES_AUTO, box_type, make_cis, make_release  # noqa: F401
+from tests.factories import CIFactory, CITypeFactory
+from tests.releases.conftest import TWO_WAVES_AUTO, make_release
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -35,11 +36,12 @@ def test_a_release_manager_approves_readiness_and_watches_the_deployment_finish(
     live_server,
     page,
     make_user,
-    make_cis,
     engine_by_hand,
-    width,  # noqa: F811
+    width,
 ):
-    make_cis(3)
+    box = CITypeFactory(name="Workstation", slug="workstation")
+    for _ in range(3):
+        CIFactory(ci_type=box)
     release = make_release(go=False, wave_plan=TWO_WAVES_AUTO)
     make_user(roles.RELEASE_MANAGER, username="rita", password=PASSWORD)
     path = f"/releases/{release.pk}/"

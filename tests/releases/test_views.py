@@ -298,9 +298,7 @@ def test_others_cannot_upload(as_role, client, role):
     assert not SoftwareArtifact.objects.exists()
 
 
-def test_a_release_manager_signs_off_the_pilot_and_backs_out_a_target(
-    as_role, client, make_cis
-):
+def test_a_release_manager_signs_off_the_pilot_and_backs_out_a_target(as_role, client, make_cis):
     make_cis(3)
     release = make_release()  # the default plan: a pilot, then the rest, both signed off
     manager = as_role(roles.RELEASE_MANAGER)
@@ -308,7 +306,7 @@ def test_a_release_manager_signs_off_the_pilot_and_backs_out_a_target(
         context=ctx(manager), release_id=release.pk, executor="simulated"
     )
     run_until_quiet(deployment.pk)
-    pilot, rest = deployment.waves.order_by("order")
+    pilot = deployment.waves.order_by("order").first()
     pilot.refresh_from_db()
     assert pilot.status == "waiting"
     page = client.get(url("release-detail", release.pk)).content.decode()
