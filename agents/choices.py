@@ -70,6 +70,7 @@ class DiscrepancyKind(models.TextChoices):
     HARDWARE_CHANGED = "hardware_changed", "Hardware changed"
     IDENTITY_CONFLICT = "identity_conflict", "Identifiers point at different CIs"
     IDENTITY_HOLD = "identity_hold", "Report held: key not bound to this CI"
+    RELEASE_MISMATCH = "release_mismatch", "Differs from what a release recorded"
 
 
 class DiscrepancyStatus(models.TextChoices):

@@ -24,6 +24,7 @@ INCIDENT_SEVERITY = {
     DiscrepancyKind.HARDWARE_CHANGED: "moderate",
     DiscrepancyKind.IDENTITY_CONFLICT: "moderate",
     DiscrepancyKind.IDENTITY_HOLD: "severe",
+    DiscrepancyKind.RELEASE_MISMATCH: "moderate",
 }
 
 

@@ -20,6 +20,7 @@ from cmdb import identifiers as cmdb_identifiers
 from cmdb import services as cmdb_services
 from cmdb.inventory_services import ci_set_network_interfaces, ci_set_storage_volumes
 from cmdb.models import ConfigurationItem, FieldOwner
+from itsm.expectations import software_findings
 
 from .choices import DiscrepancyKind, EventSeverity
 from .discrepancies import discrepancy_open_or_refresh, discrepancy_open_or_refresh_many
@@ -221,7 +222,25 @@ def _apply_software(
             report=out.report,
         )
         out.discrepancies += [f"{DiscrepancyKind.UNAPPROVED_SOFTWARE}:{key}" for key, _, _ in found]
+    if change["added"] or change["removed"]:
+        _check_expectations(ci, software, out)
     return bool(change["added"] or change["removed"])
+
+
+def _check_expectations(ci: ConfigurationItem, software: list[dict], out) -> None:
+    """What other apps expect (a release's installs and removals: itsm.expectations) against
+    the reported software: a `release_mismatch` discrepancy per difference."""
+    found = software_findings(ci_id=ci.pk, software=software)
+    if not found:
+        return
+    discrepancy_open_or_refresh_many(
+        ci=ci,
+        kind=DiscrepancyKind.RELEASE_MISMATCH,
+        found=found,
+        raise_incident=out.raise_incidents,
+        report=out.report,
+    )
+    out.discrepancies += [f"{DiscrepancyKind.RELEASE_MISMATCH}:{key}" for key, _, _ in found]
 
 
 def _severity(kind: str) -> str:

@@ -1,6 +1,6 @@
 """Run the benchmarks: one JSON object per figure per line on stdout, diagnostics on stderr.
 
-    python bench/run.py [--only impact,ci_list,ci_create,bulk_create,ingest] [--scale S]
+    python bench/run.py [--only impact,ci_list,ci_create,bulk_create,ingest,releases] [--scale S]
                         [--database-url postgres://…] [--connections 4]
 
 `make bench BENCH_ARGS="--scale 0.05"` runs the same code on a small dataset. The database
@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import DEFAULT_DATABASE_URL, Context, check_postgres_url, log
 
-BENCHES = ("impact", "ci_list", "ci_create", "bulk_create", "ingest", "agent_deploy")
+BENCHES = ("impact", "ci_list", "ci_create", "bulk_create", "ingest", "releases", "agent_deploy")
 API_BENCHES = ("ci_list", "ci_create", "bulk_create")
 
 
@@ -79,6 +79,14 @@ def main(argv: list[str] | None = None) -> int:
         except Exception:
             traceback.print_exc()
             failed.append("ingest")
+    if "releases" in only:
+        try:
+            import bench_releases
+
+            bench_releases.run(ctx)
+        except Exception:
+            traceback.print_exc()
+            failed.append("releases")
     if "agent_deploy" in only:
         try:
             import bench_agent_deploy

@@ -321,6 +321,10 @@ SPECTACULAR_SETTINGS = {
         "AgentStatusEnum": "agents.choices.AgentStatus",
         "ReportStatusEnum": "agents.choices.ReportStatus",
         "DiscrepancyStatusEnum": "agents.choices.DiscrepancyStatus",
+        "ReleaseStatusEnum": "releases.choices.ReleaseStatus",
+        "ReleasePriorityEnum": "releases.choices.ReleasePriority",
+        "ReadinessDecisionEnum": "releases.choices.GoNoGo",
+        "VoteDecisionEnum": "changes.choices.VoteDecision",
     },
 }
 
@@ -337,9 +341,7 @@ CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "celery"
 CELERY_TIMEZONE = TIME_ZONE
 # Redis redelivers a message not acknowledged within the visibility timeout: said explicitly,
 # and every task's hard time limit stays below it (releases.run_step: below its lease too).
-CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)
-}
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
 
 # --- Releases -----------------------------------------------------------------------------
 # A claimed deployment step whose worker or agent has not answered within the lease is lost.

@@ -57,6 +57,13 @@ class ReadinessDecision(models.TextChoices):
     NO_GO = "no_go", "No go"
 
 
+class GoNoGo(models.TextChoices):
+    """The decision a Release Manager records (ReadinessDecision without "not decided")."""
+
+    GO = "go", "Go"
+    NO_GO = "no_go", "No go"
+
+
 class StepPhase(models.TextChoices):
     INSTALL = "install", "Install"
     VERIFY = "verify", "Verify"

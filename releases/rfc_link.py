@@ -102,16 +102,23 @@ def rfcs_implemented(release: Release, *, context: ChangeContext) -> None:
             )
 
 
-def rfcs_reviewed(release: Release, *, context: ChangeContext) -> None:
-    """The release is closed: each implemented RFC moves to review, with the outcome."""
-    from changes.services import change_review
+def rfcs_reviewed(release: Release, *, context: ChangeContext, outcome: str) -> None:
+    """The release is closed: each RFC moves to review with the outcome (`successful`,
+    `failed`, `backed_out`); an RFC of a backed-out release that never reached implemented is
+    recorded as implemented (and backed out) first."""
+    from changes.services import change_implement, change_review
 
-    outcome = "successful" if release.deployments.filter(status="succeeded").exists() else "failed"
     for change in linked_changes(release):
-        if change.status != "implemented":
-            continue
         try:
             with transaction.atomic():
+                if outcome == "backed_out" and change.status in APPROVED:
+                    change = change_implement(
+                        context=context,
+                        change=change,
+                        note=f"Deployed by release {release.number}, then backed out.",
+                    )
+                if change.status != "implemented":
+                    continue
                 change_review(
                     context=context,
                     change=change,

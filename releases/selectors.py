@@ -46,7 +46,7 @@ def _percent(counts: dict[str, int]) -> float:
 def deployment_progress(
     deployment: Deployment | None, *, targets_per_wave: int = DEFAULT_TARGETS_PER_WAVE
 ) -> dict[str, Any]:
-    """The progress of a deployment in the contract's shape, in five queries whatever its size:
+    """The progress of a deployment in the contract's shape, in a fixed number of queries whatever its size:
     `{"status", "percent", "waves": [{"name", "status", "percent", "targets": [{"ci", "state",
     "steps": [{"name", "state", "attempt", "log"}]}]}]}`, plus counts per state and
     `target_count` per wave (targets are capped at `targets_per_wave`, failing ones first)."""

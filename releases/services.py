@@ -291,9 +291,16 @@ def release_back_to_build(*, context: ChangeContext, release_id: int) -> Release
 
 @transaction.atomic
 def release_close(*, context: ChangeContext, release_id: int) -> Release:
-    """deployed, backed out (or an abandoned plan) → closed; the RFCs go to review."""
+    """deployed, backed out (or an abandoned plan) → closed; the RFCs go to review with the
+    outcome (successful, backed out, or failed when it never deployed)."""
+    before = Release.objects.values_list("status", flat=True).get(pk=release_id)
     release = _move(context=context, release_id=release_id, to_status=ReleaseStatus.CLOSED)
-    rfcs_reviewed(release, context=context)
+    outcome = {
+        ReleaseStatus.DEPLOYED: "successful",
+        ReleaseStatus.BACKED_OUT: "backed_out",
+    }.get(before, "failed")
+    if before != ReleaseStatus.PLANNING:
+        rfcs_reviewed(release, context=context, outcome=outcome)
     return release
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from ..choices import ReadinessDecision, ReleasePriority, ReleaseType, TestEnvironment
+from ..choices import GoNoGo, ReleasePriority, ReleaseType, TestEnvironment
 from ..models import (
     DeploymentTarget,
     PackageStep,
@@ -108,9 +108,7 @@ class ReadinessSerializer(serializers.ModelSerializer):
     sending `decision` (`go`, `no_go`) records it after the checklist."""
 
     related_changes_approved = serializers.SerializerMethodField()
-    decision = serializers.ChoiceField(
-        choices=[ReadinessDecision.GO, ReadinessDecision.NO_GO], required=False
-    )
+    decision = serializers.ChoiceField(choices=GoNoGo.choices, required=False)
     version = serializers.IntegerField(required=False)
 
     class Meta:

@@ -16,7 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
 from .. import executors
@@ -160,9 +160,15 @@ def _redispatch(deployment: Deployment, now: dt.datetime) -> int:
     if not phases:
         return 0
     cutoff = now - dt.timedelta(seconds=redispatch_seconds())
+    # A step's message was sent when it was dispatched, or (the next step of a target) when
+    # the step before it finished: older than the cutoff, it may be lost.
+    recent = DeploymentStep.objects.filter(
+        target_id=OuterRef("target_id"), order__lt=OuterRef("order"), finished_at__gte=cutoff
+    )
     stale = list(
         claimable(DeploymentStep.objects.filter(deployment=deployment, phase__in=phases))
         .filter(Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=cutoff))
+        .exclude(Exists(recent))
         .order_by("pk")
         .values_list("pk", "attempt")[:REDISPATCH_BATCH]
     )
@@ -230,11 +236,22 @@ def _advance_waves(deployment: Deployment, now: dt.datetime) -> dict[str, Any]:
             if wave.bake_until and now < wave.bake_until:
                 return done
             pct = gates.success_pct(counts, wave.pk)
-            if pct is None or pct < wave.min_success_pct:
+            if pct is None:
+                # Inconclusive (every target skipped): a person decides; a failed check halts.
+                reason = f"Wave “{wave.name}”: no target outcome to judge its gate by."
+                transition(
+                    deployment,
+                    DeploymentStatus.PAUSED,
+                    event="gate inconclusive: paused for a person",
+                    updates={"reason": reason},
+                )
+                done["paused"] = wave.pk
+                return done
+            if pct < wave.min_success_pct:
                 _halt(
                     deployment,
                     wave,
-                    f"Wave “{wave.name}”: {0 if pct is None else round(pct, 1)}% of its targets "
+                    f"Wave “{wave.name}”: {round(pct, 1)}% of its targets "
                     f"succeeded (at least {wave.min_success_pct}% needed).",
                 )
                 done["halted"] = wave.pk

@@ -97,7 +97,28 @@ def follow_success(target: DeploymentTarget, number: str) -> dict[str, Any]:
         ci_update(
             context=context, ci_id=ci.pk, data={"attributes": attributes}, expected_version=None
         )
-    return {"software": software, "attributes": attributes}
+    present, absent = _expectations(steps)
+    return {"software": software, "attributes": attributes, "present": present, "absent": absent}
+
+
+def _expectations(steps: Iterable[DeploymentStep]) -> tuple[list[dict[str, str]], list[str]]:
+    """What the release's succeeded steps say the machine now has, and no longer has."""
+    present: dict[str, dict[str, str]] = {}
+    absent: dict[str, str] = {}
+    for step in steps:
+        if step.state != StepState.SUCCEEDED or step.phase != StepPhase.INSTALL:
+            continue
+        name = str((step.params or {}).get("name", ""))
+        if not name:
+            continue
+        key = software_key(name)
+        if step.module == StepModule.INSTALL_PACKAGE:
+            present[key] = {"name": name, "version": str(step.params.get("version", ""))}
+            absent.pop(key, None)
+        elif step.module == StepModule.REMOVE_PACKAGE:
+            absent[key] = name
+            present.pop(key, None)
+    return list(present.values()), list(absent.values())
 
 
 def restore_prior(target: DeploymentTarget, number: str) -> None:

@@ -30,7 +30,7 @@ from ..choices import (
     TargetState,
 )
 from ..executors import StepResult
-from ..models import DeploymentStep, DeploymentTarget
+from ..models import Deployment, DeploymentStep, DeploymentTarget
 from . import cmdb_follow
 from .transitions import transition
 
@@ -161,8 +161,13 @@ def record_result(*, step: DeploymentStep, result: StepResult, owner: str | None
 
 
 def _after_step(step: DeploymentStep, *, ok: bool) -> None:
-    """Move the step's target on: dispatch its next step, or finish it."""
-    target = DeploymentTarget.objects.select_related("deployment__release").get(pk=step.target_id)
+    """Move the step's target on: dispatch its next step, or finish it. The target is the one
+    read with the claim: if it moved since (a backout), the version-checked moves below do
+    nothing, and only a pending step is ever dispatched."""
+    target = step.target
+    if "deployment" not in step._state.fields_cache:
+        step.deployment = Deployment.objects.select_related("release").get(pk=step.deployment_id)
+    target.deployment = step.deployment
     if target.state not in ACTIVE_TARGET:
         return  # e.g. the step of a target being backed out as a whole: nothing more to do
     if not ok:
@@ -175,7 +180,7 @@ def _after_step(step: DeploymentStep, *, ok: bool) -> None:
         .first()
     )
     if following is not None:
-        DeploymentStep.objects.filter(pk=following[0]).update(dispatched_at=timezone.now())
+        # Its message's age is this step's `finished_at` (the reconciler's redispatch rule).
         dispatch(target.deployment.executor, [following])
         return
     finish_target(target)
@@ -189,25 +194,30 @@ def _fail_target(target: DeploymentTarget, *, reason: str) -> None:
 
 
 def finish_target(target: DeploymentTarget) -> None:
-    """Every step of the target is done: record it in the CMDB, and mark it succeeded (or
-    backed out)."""
+    """Every step of the target is done: mark it succeeded (or backed out) and record it in
+    the CMDB, in the same transaction (a target that moved meanwhile writes nothing)."""
     number = target.deployment.release.number
     if target.state == TargetState.BACKING_OUT:
-        cmdb_follow.restore_prior(target, number)
-        transition(
+        if not transition(
             target,
             TargetState.BACKED_OUT,
             event="backout steps done; CMDB restored",
             updates={"finished_at": timezone.now(), "recorded_state": {}},
-        )
+        ):
+            return
+        cmdb_follow.restore_prior(target, number)
     else:
-        recorded = cmdb_follow.follow_success(target, number)
-        transition(
+        if not transition(
             target,
             TargetState.SUCCEEDED,
-            event="every step done; CMDB updated" if recorded else "every step done",
-            updates={"finished_at": timezone.now(), "recorded_state": recorded},
-        )
+            event="every step done; CMDB updated",
+            updates={"finished_at": timezone.now()},
+        ):
+            return
+        recorded = cmdb_follow.follow_success(target, number)
+        if recorded:
+            DeploymentTarget.objects.filter(pk=target.pk).update(recorded_state=recorded)
+            target.recorded_state = recorded
     after_target_finished(target)
 
 
@@ -283,7 +293,11 @@ def step_record_result(
 ) -> DeploymentStep:
     """Record an agent's result for a step. Refused (403) for a step not of the agent's CI,
     (409) for an attempt that is not the current one or a step not claimed."""
-    step = DeploymentStep.objects.select_related("target").filter(pk=step_id).first()
+    step = (
+        DeploymentStep.objects.select_related("target", "deployment__release")
+        .filter(pk=step_id)
+        .first()
+    )
     if step is None:
         raise ApplicationError("No such step.")
     if ci_id is not None and step.target.ci_id != ci_id:
