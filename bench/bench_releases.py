@@ -11,7 +11,7 @@ gate per wave (100% success, no bake) and times it from the `deploy` call to the
 dispatch), the target's finish (CMDB software written through the CMDB services, with its
 history), the wave gates, and Celery's round trips through Redis.
 
-A first case runs the same deployment in the bench process without a broker (Celery eager):
+A last case runs the same deployment in the bench process without a broker (Celery eager):
 the engine's database work alone, without Redis and the workers.
 
 Figures per case: `total_s`, `steps_per_s`, `overhead_ms_per_step` (worker time per
@@ -185,15 +185,15 @@ def run(ctx: Context, workers: tuple[int, ...] = (2, 1)) -> None:
     _cleanup()
     p50, p95 = _baseline_ms()
     ctx.emit("releases", "baseline_select_1", "p50_ms", p50, 300, p95_ms=round(p95, 3))
-    try:
-        _in_process_case(ctx, n)
-    finally:
-        _cleanup()
     for count in workers:
         try:
             _deploy_case(ctx, n, count)
         finally:
             _cleanup()
+    try:  # last: in eager mode Celery may set up a connection to its default broker
+        _in_process_case(ctx, n)
+    finally:
+        _cleanup()
 
 
 def _in_process_case(ctx: Context, n: int) -> None:

@@ -1,5 +1,5 @@
-"""Deployment control: deploy, pause, resume, cancel, back out (whole, a wave, a target),
-wave sign-off, target retry. State moves go through `engine.transitions.transition`; the engine's
+"""Deployment control: deploy, pause, resume, cancel, wave sign-off (backout and retry:
+`backout_services`). State moves go through `engine.transitions.transition`; the engine's
 `advance` runs after commit."""
 
 from __future__ import annotations
@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Max
 from django.utils import timezone
 
 from itsm.audit import ChangeContext, record
@@ -20,32 +19,25 @@ from .choices import (
     DeploymentStatus,
     ReadinessDecision,
     ReleaseStatus,
-    StepPhase,
     StepState,
-    TargetState,
     WaveStatus,
 )
 from .engine import planning
 from .engine.advance import advance_later
-from .engine.steps import dispatch
 from .engine.transitions import log_event, transition, transition_many
 from .models import (
     Deployment,
     DeploymentStep,
-    DeploymentTarget,
     DeploymentWave,
     ReadinessReview,
     Release,
 )
 
 __all__ = [
-    "deployment_backout",
     "deployment_cancel",
     "deployment_pause",
     "deployment_resume",
     "deployment_start",
-    "target_backout",
-    "target_retry",
     "wave_sign_off",
 ]
 
@@ -250,225 +242,6 @@ def deployment_cancel(*, context: ChangeContext, release_id: int) -> Deployment:
             context=context,
         )
     return deployment
-
-
-# --- backout -------------------------------------------------------------------------------
-
-
-def _backout_targets(
-    deployment: Deployment, targets: list[DeploymentTarget], context: ChangeContext
-) -> int:
-    """Move targets to backing out with the package's backout steps; targets never started
-    are skipped. Returns how many will run backout steps."""
-    steps = planning.backout_steps(deployment.release)
-    started = 0
-    first_steps: list[tuple[int, int]] = []
-    for target in targets:
-        if target.state == TargetState.PENDING:
-            transition(target, TargetState.SKIPPED, event="backout: never started")
-            continue
-        if target.state not in (
-            TargetState.RUNNING,
-            TargetState.SUCCEEDED,
-            TargetState.FAILED,
-            TargetState.LOST,
-            TargetState.SKIPPED,
-        ):
-            continue
-        if target.state == TargetState.RUNNING:
-            # Only between steps: running steps finish first (their result changes nothing).
-            target_from = TargetState.RUNNING
-            if not transition(
-                target, TargetState.FAILED, expected_from=target_from, event="stopped for backout"
-            ):
-                continue
-        pending = DeploymentStep.objects.filter(target=target, state=StepState.PENDING).values_list(
-            "pk", flat=True
-        )
-        transition_many(
-            DeploymentStep,
-            pending,
-            StepState.SKIPPED,
-            expected_from=StepState.PENDING,
-            deployment_id=deployment.pk,
-            event="backout requested",
-        )
-        last = DeploymentStep.objects.filter(target=target).aggregate(m=Max("order"))["m"] or 0
-        rows = [
-            DeploymentStep(
-                deployment=deployment,
-                target=target,
-                order=last + i + 1,
-                name=ps.name,
-                phase=StepPhase.BACKOUT,
-                module=ps.module,
-                params=ps.params,
-                condition=ps.condition,
-                success_test=ps.success_test,
-                artifact_id=ps.artifact_id,
-                idempotent=ps.idempotent,
-                dispatched_at=timezone.now() if i == 0 else None,
-            )
-            for i, ps in enumerate(steps)
-        ]
-        DeploymentStep.objects.bulk_create(rows)
-        transition(
-            target,
-            TargetState.BACKING_OUT,
-            event=f"backout requested by {context.actor_name}",
-            updates={"finished_at": None},
-        )
-        started += 1
-        if rows:
-            first_steps.append((rows[0].pk, 1))
-        else:
-            from .engine.steps import finish_target
-
-            target.deployment = deployment
-            finish_target(target)
-    dispatch(deployment.executor, first_steps)
-    return started
-
-
-@transaction.atomic
-def deployment_backout(
-    *,
-    context: ChangeContext,
-    release_id: int,
-    wave_id: int | None = None,
-    target_id: int | None = None,
-) -> Deployment:
-    """Back out the whole release, one wave, or one target: the package's backout steps run on
-    each target that started, and the CMDB gets back what the target held before."""
-    if target_id is not None:
-        target_backout(context=context, target_id=target_id)
-        return DeploymentTarget.objects.get(pk=target_id).deployment
-    require_permission(context, "releases.control_deployment")
-    deployment = _deployment_of(release_id)
-    if deployment.status in (DeploymentStatus.BACKED_OUT, DeploymentStatus.BACKING_OUT):
-        raise ConflictError("This deployment is already backed out or backing out.")
-    if wave_id is not None:
-        wave = (
-            DeploymentWave.objects.select_for_update()
-            .filter(pk=wave_id, deployment=deployment)
-            .first()
-        )
-        if wave is None:
-            raise ApplicationError("No such wave in this release's deployment.")
-        from .engine.transitions import check_move
-
-        check_move(DeploymentWave, wave.status, WaveStatus.BACKED_OUT)
-        transition(wave, WaveStatus.BACKED_OUT, event=f"backout requested by {context.actor_name}")
-        count = _backout_targets(deployment, list(wave.targets.select_for_update()), context)
-        if deployment.status == DeploymentStatus.RUNNING:
-            transition(
-                deployment,
-                DeploymentStatus.HALTED,
-                event="a wave is being backed out",
-                updates={"reason": f"Wave “{wave.name}” backed out: decide how to go on."},
-            )
-        record(
-            obj=deployment.release,
-            kind="backout",
-            changes={
-                "wave": {"old": None, "new": wave.name},
-                "targets": {"old": None, "new": count},
-            },
-            context=context,
-        )
-        _after_commit(deployment.pk)
-        return deployment
-    _move(
-        deployment,
-        DeploymentStatus.BACKING_OUT,
-        context=context,
-        event=f"backout of the whole release by {context.actor_name}",
-    )
-    for wave in deployment.waves.exclude(status=WaveStatus.BACKED_OUT):
-        to = WaveStatus.CANCELLED if wave.status == WaveStatus.PENDING else WaveStatus.BACKED_OUT
-        transition(wave, to, event="whole release backed out")
-    _backout_targets(deployment, list(deployment.targets.select_for_update()), context)
-    return deployment
-
-
-@transaction.atomic
-def target_backout(*, context: ChangeContext, target_id: int) -> DeploymentTarget:
-    """Back out one target (a Deployment Technician or Release Manager)."""
-    require_permission(context, "releases.change_deploymentstep")
-    target = (
-        DeploymentTarget.objects.select_for_update()
-        .select_related("deployment__release")
-        .filter(pk=target_id)
-        .first()
-    )
-    if target is None:
-        raise ApplicationError("No such target.")
-    if target.state in (TargetState.BACKING_OUT, TargetState.BACKED_OUT):
-        raise ConflictError(f"This target is already {target.state}.")
-    if target.state == TargetState.PENDING:
-        raise ApplicationError("This target has not started: there is nothing to back out.")
-    _backout_targets(target.deployment, [target], context)
-    record(
-        obj=target.deployment.release,
-        kind="backout",
-        changes={"target": {"old": None, "new": target.ci_id}},
-        context=context,
-    )
-    _after_commit(target.deployment_id)
-    target.refresh_from_db()
-    return target
-
-
-@transaction.atomic
-def target_retry(*, context: ChangeContext, target_id: int) -> DeploymentTarget:
-    """Retry a failed or lost target from its failed or lost step (attempt + 1)."""
-    require_permission(context, "releases.change_deploymentstep")
-    target = (
-        DeploymentTarget.objects.select_for_update()
-        .select_related("deployment")
-        .filter(pk=target_id)
-        .first()
-    )
-    if target is None:
-        raise ApplicationError("No such target.")
-    if target.state not in (TargetState.FAILED, TargetState.LOST):
-        raise ApplicationError(
-            f"Only a failed or lost target is retried (this one is {target.state})."
-        )
-    step = (
-        DeploymentStep.objects.filter(target=target, state__in=(StepState.FAILED, StepState.LOST))
-        .order_by("-order")
-        .first()
-    )
-    if step is None:
-        raise ApplicationError("Nothing to retry on this target.")
-    backout = step.phase == StepPhase.BACKOUT
-    transition(
-        step,
-        StepState.PENDING,
-        event=f"retried by {context.actor_name} as attempt {step.attempt + 1}",
-        updates={
-            "attempt": step.attempt + 1,
-            "lease_owner": "",
-            "lease_expires_at": None,
-            "dispatched_at": timezone.now(),
-        },
-    )
-    transition(
-        target,
-        TargetState.BACKING_OUT if backout else TargetState.RUNNING,
-        event=f"retried by {context.actor_name}",
-        updates={"finished_at": None},
-    )
-    record(
-        obj=target.deployment.release,
-        kind="retry",
-        changes={"target": {"old": None, "new": target.ci_id}},
-        context=context,
-    )
-    dispatch(target.deployment.executor, [(step.pk, step.attempt)])
-    _after_commit(target.deployment_id)
-    return target
 
 
 @transaction.atomic

@@ -295,10 +295,11 @@ def release_close(*, context: ChangeContext, release_id: int) -> Release:
     outcome (successful, backed out, or failed when it never deployed)."""
     before = Release.objects.values_list("status", flat=True).get(pk=release_id)
     release = _move(context=context, release_id=release_id, to_status=ReleaseStatus.CLOSED)
-    outcome = {
-        ReleaseStatus.DEPLOYED: "successful",
-        ReleaseStatus.BACKED_OUT: "backed_out",
-    }.get(before, "failed")
+    outcomes: dict[str, str] = {
+        ReleaseStatus.DEPLOYED.value: "successful",
+        ReleaseStatus.BACKED_OUT.value: "backed_out",
+    }
+    outcome = outcomes.get(str(before), "failed")
     if before != ReleaseStatus.PLANNING:
         rfcs_reviewed(release, context=context, outcome=outcome)
     return release
@@ -333,6 +334,7 @@ def release_backed_out(*, release_id: int) -> Release | None:
     return _move(context=context, release_id=release_id, to_status=ReleaseStatus.BACKED_OUT)
 
 
+from .backout_services import *  # noqa: E402, F403
 from .deployment_services import *  # noqa: E402, F403
 from .library_services import *  # noqa: E402, F403
 from .readiness_services import *  # noqa: E402, F403

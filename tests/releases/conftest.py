@@ -46,6 +46,12 @@ INSTALL_STEPS = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def _media_in_tmp(settings, tmp_path):
+    """Uploaded artifacts go to a temporary directory, not the checkout."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
 def ctx(user=None) -> ChangeContext:
     return ChangeContext(actor=user, source="api")
 
