@@ -21,7 +21,7 @@ from itsm.choices import ChangeSource
 from itsm.exceptions import ApplicationError
 from itsm.permissions import permission_required
 
-from . import deployment_services, readiness_services, selectors
+from . import backout_services, deployment_services, readiness_services, selectors
 from .choices import (
     DEPLOYMENT_ACTIVE,
     ReleasePriority,
@@ -244,7 +244,7 @@ def backout(request: HttpRequest, pk: int) -> HttpResponse:
     what = "target" if target_id else "wave" if wave_id else "release"
     return _act(
         request,
-        lambda: deployment_services.deployment_backout(
+        lambda: backout_services.deployment_backout(
             context=ui_context(request), release_id=release.pk, wave_id=wave_id, target_id=target_id
         ),
         f"Backout of the {what} started.",
@@ -284,7 +284,7 @@ def target_retry(request: HttpRequest, target_id: int) -> HttpResponse:
     target = get_object_or_404(DeploymentTarget.objects.select_related("deployment"), pk=target_id)
     return _act(
         request,
-        lambda: deployment_services.target_retry(context=ui_context(request), target_id=target_id),
+        lambda: backout_services.target_retry(context=ui_context(request), target_id=target_id),
         "Target retried.",
         _target_back(request, target),
     )
@@ -297,9 +297,7 @@ def target_backout(request: HttpRequest, target_id: int) -> HttpResponse:
     target = get_object_or_404(DeploymentTarget.objects.select_related("deployment"), pk=target_id)
     return _act(
         request,
-        lambda: deployment_services.target_backout(
-            context=ui_context(request), target_id=target_id
-        ),
+        lambda: backout_services.target_backout(context=ui_context(request), target_id=target_id),
         "Backout of the target started.",
         _target_back(request, target),
     )
