@@ -32,6 +32,7 @@ BENCHES = (
     "releases",
     "problems",
     "cab",
+    "agent_deploy",
 )
 API_BENCHES = ("ci_list", "ci_create", "bulk_create")
 
@@ -130,6 +131,14 @@ def main(argv: list[str] | None = None) -> int:
         except Exception:
             traceback.print_exc()
             failed.append("cab")
+    if "agent_deploy" in only:
+        try:
+            import bench_agent_deploy
+
+            bench_agent_deploy.run(ctx)
+        except Exception:
+            traceback.print_exc()
+            failed.append("agent_deploy")
     log(f"done in {time.monotonic() - started:.0f}s" + (f"; FAILED: {failed}" if failed else ""))
     return 1 if failed else 0
 

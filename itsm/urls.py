@@ -10,6 +10,8 @@ from . import views
 
 api_v1 = [
     path("cmdb/", include("cmdb.api.urls")),
+    # The agent executor's signed endpoints (releases uses agents; agents never imports it).
+    path("agents/deployments/", include("releases.agent_urls")),
     path("agents/", include("agents.api.urls")),
     path("changes/", include("changes.api.urls")),
     path("", include("incidents.api.urls")),
@@ -31,6 +33,7 @@ urlpatterns = [
     path("agents/", include("agents.urls")),
     path("changes/", include("changes.urls")),
     path("", include("incidents.problem_urls")),
+    path("releases/", include("releases.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
 ]

@@ -6,8 +6,17 @@ class ReleasesConfig(AppConfig):
     verbose_name = "Release management"
 
     def ready(self) -> None:
+        """Menu entries, the "Deployments" panel of the CI page (cmdb never imports releases:
+        it renders what is registered), and the software check of the verification."""
+        from itsm.context_processors import add_nav_entry
         from itsm.expectations import register_software_check
 
-        from . import verification
+        from . import extensions, verification
 
+        add_nav_entry("Releases", "releases:release-list", "releases.view_release")
+        add_nav_entry("My targets", "releases:targets", "releases.deploy_release")
+        add_nav_entry(
+            "Software library", "releases:artifact-list", "releases.view_softwareartifact"
+        )
+        extensions.register()
         register_software_check(verification.software_check)

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import __version__, api, forward
+from . import __version__, api, deploy, forward
 from .collect import collect_report
 from .collect._util import iso_utc
 from .config import AgentConfig, StatePaths, default_state_dir, load_policy, load_status
@@ -101,6 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds between cycles (default: the policy's interval)",
     )
     run.add_argument(
+        "--no-deploy",
+        action="store_true",
+        help="only inventory: do not fetch and run deployment steps",
+    )
+    run.add_argument(
         "--jitter",
         type=float,
         default=0.1,
@@ -113,6 +118,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="deliver inventory files made by a GLPI or FusionInventory/OCS agent",
     )
     send.add_argument("files", nargs="+", metavar="FILE", help="XML or JSON inventory file")
+
+    dep = commands.add_parser(
+        "deploy", parents=[common], help="fetch, run and report the deployment steps waiting"
+    )
+    dep.add_argument(
+        "--dry-run", action="store_true", help="log what each step would do; change nothing"
+    )
 
     commands.add_parser("rotate-key", parents=[common], help="replace the key pair")
 
@@ -232,15 +244,53 @@ def cmd_collect(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     """One cycle (--once) or a loop until SIGTERM/SIGINT."""
     agent = _agent(args)
+    after = None if args.no_deploy else _deploy_quietly
     if args.once:
-        return _delivery_exit_code(run_cycle(agent))
+        code = _delivery_exit_code(run_cycle(agent))
+        if after is not None:
+            after(agent)
+        return code
     if args.interval is not None and args.interval <= 0:
         raise CommandError("--interval must be positive")
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    run_forever(agent, interval=args.interval, jitter=args.jitter, stop=stop)
+    run_forever(agent, interval=args.interval, jitter=args.jitter, stop=stop, after=after)
     return EXIT_OK
+
+
+def _deploy_quietly(agent: Agent) -> None:
+    """The deployment pass after an inventory cycle: its failures are logged, never fatal."""
+    try:
+        result = deploy.deploy_pass(agent)
+    except Exception:  # keep the inventory agent alive whatever a deployment does
+        logger.exception("deployment pass failed")
+        return
+    if result.steps or result.error:
+        logger.info("deployment steps: %s", result.steps or result.error)
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    """One deployment pass: fetch, verify, run and report every step waiting for us."""
+    agent = _agent(args)
+    if args.dry_run:
+        settings = dict(agent.config.extra.get("deploy") or {})
+        agent.config.extra["deploy"] = {**settings, "dry_run": True}
+    result = deploy.deploy_pass(agent)
+    _print_json(
+        {
+            "succeeded": result.succeeded,
+            "failed": result.failed,
+            "skipped": result.skipped,
+            "refused": result.refused,
+            "not_recorded": result.not_recorded,
+            "error": result.error,
+            "steps": result.steps,
+        }
+    )
+    if result.error and not result.steps:
+        return EXIT_QUEUED
+    return EXIT_OK if result.ok else EXIT_ERROR
 
 
 def cmd_send(args: argparse.Namespace) -> int:
@@ -337,6 +387,7 @@ COMMANDS = {
     "collect": cmd_collect,
     "run": cmd_run,
     "send": cmd_send,
+    "deploy": cmd_deploy,
     "rotate-key": cmd_rotate_key,
     "status": cmd_status,
 }

@@ -197,11 +197,15 @@ def run_forever(
     jitter: float,
     stop: threading.Event,
     collector: Collector = collect_report,
+    after: Callable[[Agent], None] | None = None,
 ) -> None:
-    """Run cycles until ``stop`` is set; the policy's interval applies unless ``interval`` is given."""
+    """Run cycles until ``stop`` is set; the policy's interval applies unless ``interval`` is given.
+    ``after`` runs after each cycle (the deployment pass)."""
     while not stop.is_set():
         try:
             run_cycle(agent, collector=collector)
+            if after is not None:
+                after(agent)
         except Exception:  # keep the daemon alive; the next cycle may succeed
             logger.exception("cycle failed")
         every = interval or load_policy(agent.paths)["interval_seconds"]

@@ -17,7 +17,7 @@ MAY_IMPORT = {
     "cmdb": {"itsm"},
     "incidents": {"itsm", "cmdb"},
     "changes": {"itsm", "cmdb", "incidents"},
-    "releases": {"itsm", "cmdb", "incidents", "changes"},
+    "releases": {"itsm", "cmdb", "incidents", "changes", "agents"},
     "agents": {"itsm", "cmdb", "incidents"},
 }
 

@@ -1,0 +1,333 @@
+"""Web UI of release management: the release list and page (plan, strategy, RFCs, package,
+acceptance, readiness, live deployment progress and its controls) and the technicians' target
+list. Thin views: every write calls a service; a refused move shows as a message."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
+from django.views.decorators.http import require_POST
+
+from itsm.audit import ChangeContext
+from itsm.choices import ChangeSource
+from itsm.exceptions import ApplicationError
+from itsm.permissions import permission_required
+
+from . import backout_services, deployment_services, readiness_services, selectors
+from .choices import (
+    DEPLOYMENT_ACTIVE,
+    ReleasePriority,
+    ReleaseStatus,
+    ReleaseType,
+    TargetState,
+)
+from .filtersets import ReleaseFilterSet, TargetFilterSet
+from .forms import DeployForm, ReadinessForm
+from .models import DeploymentTarget, PackageStep, ReadinessReview, Release
+
+PAGE_SIZE = 50
+#: The progress fragment polls every 2 s while the deployment is in one of these.
+POLLING = DEPLOYMENT_ACTIVE
+
+
+def ui_context(request: HttpRequest) -> ChangeContext:
+    return ChangeContext(actor=request.user, source=ChangeSource.USER)
+
+
+def _filter_data(query: QueryDict) -> QueryDict:
+    """The filters without empty values (an "All …" option filters nothing), nor the page."""
+    data = query.copy()
+    data.pop("page", None)
+    for key in list(data):
+        data.setlist(key, [v for v in data.getlist(key) if v.strip()])
+    return data
+
+
+def _paginate(request: HttpRequest, queryset: QuerySet):
+    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    params = request.GET.copy()
+    params.pop("page", None)
+    return page, params.urlencode()
+
+
+def _act(request: HttpRequest, action: Callable[[], Any], done: str, back: str) -> HttpResponse:
+    """Run a service; its refusal becomes an error message. Back to `back` either way."""
+    try:
+        action()
+    except ApplicationError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, done)
+    return redirect(back)
+
+
+# --- list and page ----------------------------------------------------------------------------
+
+
+@permission_required("releases.view_release")
+def release_list(request: HttpRequest) -> HttpResponse:
+    """Releases with search (number, title), status / type / priority filters and pages."""
+    base = Release.objects.select_related("package").order_by("-created", "-id")
+    filterset = ReleaseFilterSet(_filter_data(request.GET), queryset=base)
+    queryset = filterset.qs if filterset.is_valid() else base
+    page, query = _paginate(request, queryset)
+    return render(
+        request,
+        "releases/release_list.html",
+        {
+            "page": page,
+            "query": query,
+            "q": request.GET.get("q", ""),
+            "statuses": ReleaseStatus.choices,
+            "status_values": request.GET.getlist("status"),
+            "types": ReleaseType.choices,
+            "type_values": request.GET.getlist("release_type"),
+            "priorities": ReleasePriority.choices,
+            "priority_values": request.GET.getlist("priority"),
+        },
+    )
+
+
+def _progress_context(release: Release) -> dict[str, Any]:
+    progress = selectors.release_progress(release)
+    return {
+        "release": release,
+        "progress": progress,
+        "polling": progress["status"] in POLLING,
+    }
+
+
+@permission_required("releases.view_release")
+def release_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """The release page: plan, strategy, RFCs, package and steps, acceptance, readiness and the
+    deployment's live progress with its controls."""
+    release = get_object_or_404(Release.objects.select_related("package", "created_by"), pk=pk)
+    review = ReadinessReview.objects.filter(release=release).select_related("decided_by").first()
+    steps = (
+        list(PackageStep.objects.filter(package_id=release.package_id).select_related("artifact"))
+        if release.package_id
+        else []
+    )
+    context = {
+        **_progress_context(release),
+        "tasks": list(release.tasks.select_related("owner")),
+        "changes": list(release.changes.all().order_by("number")),
+        "steps": steps,
+        "artifacts": list(release.package.artifacts.all()) if release.package_id else [],
+        "test_results": list(release.test_results.select_related("recorded_by")),
+        "review": review,
+        "readiness_form": ReadinessForm(review=review),
+        "can_decide": release.status == ReleaseStatus.READINESS
+        and request.user.has_perm("releases.decide_readiness"),
+        "deploy_form": DeployForm(),
+        "log": list(selectors.release_log(release)[:20]),
+    }
+    return render(request, "releases/release_detail.html", context)
+
+
+@permission_required("releases.view_release")
+def release_progress(request: HttpRequest, pk: int) -> HttpResponse:
+    """The progress fragment (htmx polls it every 2 s until the deployment is finished)."""
+    release = get_object_or_404(Release, pk=pk)
+    response = render(request, "releases/_progress.html", _progress_context(release))
+    add_never_cache_headers(response)
+    return response
+
+
+# --- readiness --------------------------------------------------------------------------------
+
+
+@require_POST
+@permission_required("releases.decide_readiness")
+def readiness(request: HttpRequest, pk: int) -> HttpResponse:
+    """Save the checklist, and record go / no-go when one is chosen (Release Manager)."""
+    release = get_object_or_404(Release, pk=pk)
+    back = reverse("releases:release-detail", args=[pk]) + "#readiness"
+    form = ReadinessForm(request.POST, review=None)
+    if not form.is_valid():
+        messages.error(request, "The readiness form is invalid: " + form.errors.as_text())
+        return redirect(back)
+    context = ui_context(request)
+    data = form.cleaned_data
+
+    def save() -> None:
+        readiness_services.readiness_update(
+            context=context,
+            release_id=release.pk,
+            checklist={item: data[item] for item in ReadinessReview.CHECKLIST},
+            notes=data["notes"],
+        )
+        if data["decision"]:
+            readiness_services.readiness_decide(
+                context=context, release_id=release.pk, decision=data["decision"]
+            )
+
+    done = "Readiness review saved" + (
+        f": decision {data['decision']}." if data["decision"] else "."
+    )
+    return _act(request, save, done, back)
+
+
+# --- deployment control -----------------------------------------------------------------------
+
+
+@require_POST
+@permission_required("releases.control_deployment")
+def deploy(request: HttpRequest, pk: int) -> HttpResponse:
+    """Start a deployment with the chosen executor (the simulated one with its parameters)."""
+    release = get_object_or_404(Release, pk=pk)
+    back = reverse("releases:release-detail", args=[pk]) + "#deployment"
+    form = DeployForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "The deployment form is invalid: " + form.errors.as_text())
+        return redirect(back)
+    executor = form.cleaned_data["executor"]
+    simulation = form.simulation() if executor == "simulated" else None
+    return _act(
+        request,
+        lambda: deployment_services.deployment_start(
+            context=ui_context(request),
+            release_id=release.pk,
+            executor=executor,
+            simulation=simulation,
+        ),
+        f"Deployment started ({executor} executor).",
+        back,
+    )
+
+
+def _control(service: Callable[..., Any], done: str) -> Callable:
+    @require_POST
+    @permission_required("releases.control_deployment")
+    def view(request: HttpRequest, pk: int) -> HttpResponse:
+        release = get_object_or_404(Release, pk=pk)
+        back = reverse("releases:release-detail", args=[pk]) + "#deployment"
+        kwargs: dict[str, Any] = {}
+        if service is deployment_services.deployment_pause:
+            kwargs["reason"] = request.POST.get("reason", "")[:500]
+        return _act(
+            request,
+            lambda: service(context=ui_context(request), release_id=release.pk, **kwargs),
+            done,
+            back,
+        )
+
+    view.__name__ = service.__name__
+    return view
+
+
+pause = _control(deployment_services.deployment_pause, "Deployment paused.")
+resume = _control(deployment_services.deployment_resume, "Deployment resumed.")
+cancel = _control(deployment_services.deployment_cancel, "Deployment cancelled.")
+
+
+@require_POST
+@permission_required("releases.control_deployment")
+def backout(request: HttpRequest, pk: int) -> HttpResponse:
+    """Back out the whole release, or one wave (`wave`), or one target (`target`)."""
+    release = get_object_or_404(Release, pk=pk)
+    back = reverse("releases:release-detail", args=[pk]) + "#deployment"
+
+    def as_id(name: str) -> int | None:
+        value = request.POST.get(name, "")
+        return int(value) if value.isdigit() else None
+
+    wave_id, target_id = as_id("wave"), as_id("target")
+    what = "target" if target_id else "wave" if wave_id else "release"
+    return _act(
+        request,
+        lambda: backout_services.deployment_backout(
+            context=ui_context(request), release_id=release.pk, wave_id=wave_id, target_id=target_id
+        ),
+        f"Backout of the {what} started.",
+        back,
+    )
+
+
+@require_POST
+@permission_required("releases.sign_off_wave")
+def wave_sign_off(request: HttpRequest, pk: int, wave_id: int) -> HttpResponse:
+    """Open a wave's gate: the next wave starts."""
+    back = reverse("releases:release-detail", args=[pk]) + "#deployment"
+    get_object_or_404(Release, pk=pk, deployments__waves=wave_id)
+    return _act(
+        request,
+        lambda: deployment_services.wave_sign_off(
+            context=ui_context(request), wave_id=wave_id, note=request.POST.get("note", "")[:500]
+        ),
+        "Wave signed off: the next wave starts.",
+        back,
+    )
+
+
+# --- targets (Deployment Technicians) ---------------------------------------------------------
+
+
+def _target_back(request: HttpRequest, target: DeploymentTarget) -> str:
+    if request.POST.get("from") == "targets":
+        return reverse("releases:targets")
+    return reverse("releases:release-detail", args=[target.deployment.release_id]) + "#deployment"
+
+
+@require_POST
+@permission_required("releases.change_deploymentstep")
+def target_retry(request: HttpRequest, target_id: int) -> HttpResponse:
+    """Retry a failed or lost target from its failed step."""
+    target = get_object_or_404(DeploymentTarget.objects.select_related("deployment"), pk=target_id)
+    return _act(
+        request,
+        lambda: backout_services.target_retry(context=ui_context(request), target_id=target_id),
+        "Target retried.",
+        _target_back(request, target),
+    )
+
+
+@require_POST
+@permission_required("releases.change_deploymentstep")
+def target_backout(request: HttpRequest, target_id: int) -> HttpResponse:
+    """Back out one target."""
+    target = get_object_or_404(DeploymentTarget.objects.select_related("deployment"), pk=target_id)
+    return _act(
+        request,
+        lambda: backout_services.target_backout(context=ui_context(request), target_id=target_id),
+        "Backout of the target started.",
+        _target_back(request, target),
+    )
+
+
+@permission_required("releases.deploy_release")
+def targets(request: HttpRequest) -> HttpResponse:
+    """Deployment targets to look at: those of deployments under way by default (failed and
+    lost first), filtered by state, release, and "mine" (CIs I own)."""
+    base = DeploymentTarget.objects.select_related("ci", "wave", "deployment__release")
+    data = _filter_data(request.GET)
+    mine = data.pop("mine", None)
+    everything = data.pop("all", None)
+    filterset = TargetFilterSet(data, queryset=base)
+    queryset = filterset.qs if filterset.is_valid() else base
+    if not everything:
+        queryset = queryset.filter(deployment__status__in=DEPLOYMENT_ACTIVE)
+    if mine:
+        queryset = queryset.filter(ci__owner=request.user)
+    queryset = queryset.order_by(selectors.ATTENTION.asc(), "-deployment_id", "id")
+    page, query = _paginate(request, queryset)
+    return render(
+        request,
+        "releases/target_list.html",
+        {
+            "page": page,
+            "query": query,
+            "states": TargetState.choices,
+            "state_values": request.GET.getlist("state"),
+            "mine": bool(mine),
+            "everything": bool(everything),
+        },
+    )
