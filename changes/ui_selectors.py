@@ -124,6 +124,8 @@ def cab_rows(changes: Sequence[Change]) -> list[dict[str, Any]]:
 def _blackout_applies(
     blackout: Blackout, change: Change, ci_ids: set[int], types: set[int]
 ) -> bool:
+    if change.planned_start is None or change.planned_end is None:
+        return False
     if not (blackout.start < change.planned_end and blackout.end > change.planned_start):
         return False
     scope_cis = {ci.pk for ci in blackout.cis.all()}
@@ -234,7 +236,10 @@ def calendar_grid(first: dt.date, days: int) -> dict[str, Any]:
                 "changes": [
                     {"change": c, "conflicts": flagged.get(c.pk, [])}
                     for c in changes
-                    if c.planned_start < hi and c.planned_end > lo
+                    if c.planned_start is not None
+                    and c.planned_end is not None
+                    and c.planned_start < hi
+                    and c.planned_end > lo
                 ],
                 "blackouts": [b for b in blackouts if b.start < hi and b.end > lo],
             }
