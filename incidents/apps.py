@@ -25,5 +25,8 @@ class IncidentsConfig(AppConfig):
         for model in (BusinessCalendar, WorkingHours, CalendarHoliday):
             post_save.connect(sla_services.forget_calendars, sender=model, weak=False)
             post_delete.connect(sla_services.forget_calendars, sender=model, weak=False)
+        from . import extensions
+
+        extensions.register()
         if seed_demo_step not in demo.extensions:
             demo.extensions.append(seed_demo_step)

@@ -27,6 +27,8 @@ urlpatterns = [
     path("favicon.ico", views.favicon, name="favicon"),
     path("cmdb/", include("cmdb.urls")),
     path("agents/", include("agents.urls")),
+    path("incidents/", include("incidents.urls")),
+    path("portal/", include("incidents.portal_urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
 ]
