@@ -79,7 +79,7 @@ def _page_context(request: HttpRequest, incident: Incident, **extra: Any) -> dic
     context = {
         "incident": incident,
         "actions": [(name, ACTIONS[name][0], action_forms[name]) for name in actions],
-        "cis": list(incident_cis(incident)),
+        "cis": incident_cis(incident),
         "related": list(related_incidents(incident)),
         "timeline": incident_timeline(incident),
         "worklog_form": forms.get("worklog") or WorklogForm(),

@@ -78,7 +78,7 @@ class ClassificationFields(forms.Form):
         required=False,
         widget=forms.TextInput(attrs={"list": "incident-categories", "autocomplete": "off"}),
     )
-    cause = forms.ChoiceField(choices=[("", "—")] + Cause.choices, required=False)
+    cause = forms.ChoiceField(choices=[("", "—"), *Cause.choices], required=False)
     severity = forms.ChoiceField(choices=Severity.choices, initial=Severity.MODERATE)
     impact = forms.ChoiceField(
         choices=Level.choices, initial=Level.MEDIUM, widget=forms.Select(attrs={"data-impact": ""})
@@ -170,7 +170,7 @@ class ReasonForm(forms.Form):
 
 class ResolveForm(forms.Form):
     resolution_method = forms.ChoiceField(
-        label="Method", choices=[("", "—")] + ResolutionMethod.choices
+        label="Method", choices=[("", "—"), *ResolutionMethod.choices]
     )
     resolution = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Case, Count, IntegerField, Prefetch, Q, QuerySet, Value, When
 from django.http import QueryDict
 
 from cmdb.choices import CIStatus
@@ -15,7 +15,7 @@ from cmdb.models import CIRole, ConfigurationItem, Person
 from .choices import OPEN_STATUSES, WorkLogVisibility
 from .filtersets import IncidentFilterSet
 from .models import Incident, SavedFilter, WorkLogEntry
-from .selectors import by_sla_urgency, incident_list_queryset, incident_queue, user_devices
+from .selectors import by_sla_urgency, incident_queue, incidents_visible_to, user_devices
 
 QUEUES = {
     "mine": "My queue",
@@ -70,12 +70,22 @@ def saved_filters(user: User | AnonymousUser) -> QuerySet[SavedFilter]:
 
 def incident_page_queryset(user: User | AnonymousUser) -> QuerySet[Incident]:
     """Visible incidents with what the incident page shows, in a fixed number of queries."""
-    return incident_list_queryset(user).select_related("sla_policy")
+    return (
+        incidents_visible_to(user)
+        .select_related("caller", "assignee", "assignment_group", "department", "sla_policy")
+        .prefetch_related(
+            Prefetch(
+                "cis",
+                queryset=ConfigurationItem.objects.select_related("ci_type").order_by("name", "id"),
+            )
+        )
+    )
 
 
-def incident_cis(incident: Incident) -> QuerySet[ConfigurationItem]:
-    """The CIs of an incident with their type and status (for links and impact)."""
-    return incident.cis.select_related("ci_type").order_by("name", "id")
+def incident_cis(incident: Incident) -> list[ConfigurationItem]:
+    """The CIs of an incident with their type and status (for links and impact), prefetched
+    by `incident_page_queryset`."""
+    return list(incident.cis.all())
 
 
 def related_incidents(incident: Incident) -> QuerySet[Incident]:

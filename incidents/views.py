@@ -76,6 +76,7 @@ def queue(request: HttpRequest) -> HttpResponse:
         },
         "statuses": IncidentStatus.choices,
         "priorities": PRIORITIES,
+        "problem_manager": request.user.has_perm("incidents.add_problem"),
     }
     if request.htmx and request.htmx.target == "queue-table":
         return render(request, "incidents/_queue_table.html", context)
@@ -84,7 +85,6 @@ def queue(request: HttpRequest) -> HttpResponse:
         "saved_filters": list(ui_selectors.saved_filters(request.user)),
         "save_form": SavedFilterForm(initial={"query": query.urlencode()}),
         "templates": list(quick_log_templates()),
-        "problem_manager": request.user.has_perm("incidents.add_problem"),
     }
     return render(request, "incidents/queue.html", context)
 

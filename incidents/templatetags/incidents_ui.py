@@ -111,7 +111,7 @@ def change_value(value):
             if value.get("added"):
                 parts.append("+" + ", ".join(str(v) for v in value["added"]))
             if value.get("removed"):
-                parts.append("−" + ", ".join(str(v) for v in value["removed"]))
+                parts.append("-" + ", ".join(str(v) for v in value["removed"]))
             return " ".join(parts)
         old, new = value.get("old"), value.get("new")
         return f"{'—' if old in (None, '') else old} → {'—' if new in (None, '') else new}"
