@@ -20,6 +20,8 @@ pytestmark = pytest.mark.django_db
 
 def make_ci(**kwargs):
     return CIFactory(ci_type=server_type(), attributes={"os": "Debian"}, **kwargs)
+
+
 HX = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "incident"}
 
 
@@ -170,7 +172,8 @@ def test_a_refused_move_is_shown_and_changes_nothing(agent_client, agent, make_i
 def test_a_stale_action_is_a_409_and_changes_nothing(agent_client, agent, make_incident):
     incident = make_incident(user=agent)
     response = agent_client.post(
-        f"/incidents/{incident.pk}/hold/", {"version": incident.version - 1 or 99, "reason": "x"},
+        f"/incidents/{incident.pk}/hold/",
+        {"version": incident.version - 1 or 99, "reason": "x"},
         **HX,
     )
     assert response.status_code == 409
@@ -185,7 +188,9 @@ def test_actions_need_their_permission(client, make_user, make_incident, agent):
     page = client.get(f"/incidents/{incident.pk}/").content.decode()
     assert 'data-action="resolve"' not in page
     for action in ("take", "start", "resolve", "escalate"):
-        assert _post(client, incident, action, {"resolution": "x", "reason": "x"}).status_code == 403
+        assert (
+            _post(client, incident, action, {"resolution": "x", "reason": "x"}).status_code == 403
+        )
     assert client.post(f"/incidents/{incident.pk}/worklog/", {"note": "x"}).status_code == 403
     assert client.get("/incidents/new/").status_code == 403
     assert Incident.objects.get(pk=incident.pk).status == IncidentStatus.NEW
@@ -212,7 +217,11 @@ def test_classification_edit_with_version_check(agent_client, agent, make_incide
     }
     assert agent_client.post(f"/incidents/{incident.pk}/edit/", data, **HX).status_code == 200
     incident.refresh_from_db()
-    assert (incident.category, incident.priority, incident.title) == ("email", 1, "Mail down for all")
+    assert (incident.category, incident.priority, incident.title) == (
+        "email",
+        1,
+        "Mail down for all",
+    )
     assert list(incident.cis.all()) == [ci]
     # The same form again: stale, refused with a message, the typed values kept.
     data["category"] = "outlook"
@@ -235,7 +244,10 @@ def test_worklog_and_link(agent_client, agent, make_incident):
     assert response.status_code == 200 and b"Called the user" in response.content
     entry = WorkLogEntry.objects.get(incident=incident)
     assert entry.minutes == 15 and entry.public
-    assert agent_client.post(f"/incidents/{incident.pk}/worklog/", {"note": ""}, **HX).status_code == 400
+    assert (
+        agent_client.post(f"/incidents/{incident.pk}/worklog/", {"note": ""}, **HX).status_code
+        == 400
+    )
     response = agent_client.post(f"/incidents/{incident.pk}/link/", {"number": other.number}, **HX)
     assert response.status_code == 200 and other.number.encode() in response.content
     assert list(incident.related.all()) == [other]
