@@ -32,4 +32,4 @@ def register() -> None:
     dashboard_cards.register("home", queue_card, order=5)
     add_nav_entry("Incidents", "incidents:queue", "incidents.view_incident", after="Dashboard")
     add_nav_entry("New incident", "incidents:new", "incidents.add_incident", after="Incidents")
-    add_nav_entry("My tickets", "portal:home", "incidents.report_incident")
+    add_nav_entry("Self-service", "portal:home", "incidents.report_incident")
