@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import DEFAULT_DATABASE_URL, Context, check_postgres_url, log
 
-BENCHES = ("impact", "ci_list", "ci_create", "bulk_create", "ingest")
+BENCHES = ("impact", "ci_list", "ci_create", "bulk_create", "ingest", "queue")
 API_BENCHES = ("ci_list", "ci_create", "bulk_create")
 
 
@@ -79,6 +79,14 @@ def main(argv: list[str] | None = None) -> int:
         except Exception:
             traceback.print_exc()
             failed.append("ingest")
+    if "queue" in only:
+        try:
+            import bench_queue
+
+            bench_queue.run(ctx)
+        except Exception:
+            traceback.print_exc()
+            failed.append("queue")
     log(f"done in {time.monotonic() - started:.0f}s" + (f"; FAILED: {failed}" if failed else ""))
     return 1 if failed else 0
 

@@ -6,6 +6,7 @@ app_name = "incidents"
 
 urlpatterns = [
     path("", views.queue, name="queue"),
+    path("counts/", views.queue_counts, name="counts"),
     path("new/", views.incident_create, name="new"),
     path("quick-log/<int:template_pk>/", views.quick_log, name="quick-log"),
     path("bulk/assign-to-me/", views.bulk_assign_to_me, name="bulk-assign"),

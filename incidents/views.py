@@ -24,7 +24,7 @@ from .forms import IncidentForm, SavedFilterForm, priority_matrix_json
 from .models import Incident
 from .selectors import incident_categories, quick_log_templates
 
-PAGE_SIZE = 50
+PAGE_SIZE = 25
 MAX_QUERY = 100
 
 
@@ -81,12 +81,23 @@ def queue(request: HttpRequest) -> HttpResponse:
     if request.htmx and request.htmx.target == "queue-table":
         return render(request, "incidents/_queue_table.html", context)
     context |= {
-        "counts": ui_selectors.queue_counts(request.user),
         "saved_filters": list(ui_selectors.saved_filters(request.user)),
         "save_form": SavedFilterForm(initial={"query": query.urlencode()}),
         "templates": list(quick_log_templates()),
     }
     return render(request, "incidents/queue.html", context)
+
+
+@require_GET
+@permission_required("incidents.view_incident")
+def queue_counts(request: HttpRequest) -> HttpResponse:
+    """htmx: the number of open incidents in each queue of the user (loaded after the queue
+    page, so the rows never wait for the counts)."""
+    return render(
+        request,
+        "incidents/_queue_counts.html",
+        {"counts": ui_selectors.queue_counts(request.user), "queues": ui_selectors.QUEUES},
+    )
 
 
 @permission_required("incidents.add_incident")

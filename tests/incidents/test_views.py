@@ -42,6 +42,9 @@ def test_queues_show_my_team_unassigned_and_all_sorted_by_sla(agent_client, agen
     assert team.number in agent_client.get("/incidents/?queue=team").content.decode()
     unassigned = agent_client.get("/incidents/?queue=unassigned").content.decode()
     assert loose.number in unassigned and mine.number not in unassigned
+    counts = agent_client.get("/incidents/counts/", HTTP_HX_REQUEST="true").content.decode()
+    assert 'id="count-mine" hx-swap-oob="true">1<' in counts
+    assert 'id="count-all" hx-swap-oob="true">3<' in counts
     everything = agent_client.get("/incidents/?queue=all").content.decode()
     # Breached first.
     assert everything.index(loose.number) < everything.index(mine.number)
