@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import Case, Count, IntegerField, Prefetch, Q, QuerySet, Value, When
+from django.db.models import Case, IntegerField, Prefetch, Q, QuerySet, Value, When
 from django.http import QueryDict
 
 from cmdb.choices import CIStatus
@@ -36,7 +36,15 @@ def queue_page_queryset(*, user: User, queue: str, data: QueryDict) -> tuple[Any
         queue = "mine"
     statuses = data.getlist("status") if data is not None else []
     statuses = [s for s in statuses if s]
-    base = incident_queue(user=user, scope=queue, statuses=statuses or None)
+    if queue == "team":
+        # The user's group ids first (one small query): `assignment_group_id IN (…)` with
+        # literal ids lets PostgreSQL walk the open-incidents-per-group index in queue order.
+        groups = list(user.groups.values_list("pk", flat=True))
+        base = incident_queue(user=user, scope="all", statuses=statuses or None).filter(
+            assignment_group_id__in=groups
+        )
+    else:
+        base = incident_queue(user=user, scope=queue, statuses=statuses or None)
     filters = data.copy()
     for name in NOT_FILTERS:
         filters.pop(name, None)
@@ -49,16 +57,18 @@ def queue_page_queryset(*, user: User, queue: str, data: QueryDict) -> tuple[Any
 
 
 def queue_counts(user: User) -> dict[str, int]:
-    """Open incidents in each queue of `user`, in one query."""
+    """Open incidents in each queue of `user`, and how many are breached: one small query for
+    the user's groups, then one count per queue, each read from a partial index of open
+    incidents (migration 0005) rather than the rows."""
     groups = list(user.groups.values_list("pk", flat=True))
-    row = Incident.objects.filter(status__in=list(OPEN_STATUSES)).aggregate(
-        mine=Count("id", filter=Q(assignee=user)),
-        team=Count("id", filter=Q(assignment_group__in=groups)),
-        unassigned=Count("id", filter=Q(assignee__isnull=True)),
-        all=Count("id"),
-        breached=Count("id", filter=Q(sla_breached=True)),
-    )
-    return {key: value or 0 for key, value in row.items()}
+    open_incidents = Incident.objects.filter(status__in=list(OPEN_STATUSES))
+    return {
+        "mine": open_incidents.filter(assignee=user).count(),
+        "team": open_incidents.filter(assignment_group__in=groups).count() if groups else 0,
+        "unassigned": open_incidents.filter(assignee__isnull=True).count(),
+        "all": open_incidents.count(),
+        "breached": open_incidents.filter(sla_breached=True).count(),
+    }
 
 
 def saved_filters(user: User | AnonymousUser) -> QuerySet[SavedFilter]:

@@ -43,6 +43,15 @@ def test_queue_page_has_a_fixed_number_of_queries(client, agent, end_user, queue
     assert_pinned(f"incidents.queue.{queue}", few)
 
 
+def test_queue_counts_have_a_fixed_number_of_queries(client, agent, end_user):
+    client.force_login(agent)
+    fill(agent, end_user, 1)
+    few = measure(client, "/incidents/counts/")
+    fill(agent, end_user, 3, start=1)
+    assert measure(client, "/incidents/counts/") == few
+    assert_pinned("incidents.queue.counts", few)
+
+
 def test_incident_page_has_a_fixed_number_of_queries(client, agent, end_user):
     client.force_login(agent)
     first = fill(agent, end_user, 1)[0]
