@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import DEFAULT_DATABASE_URL, Context, check_postgres_url, log
 
-BENCHES = ("impact", "ci_list", "ci_create", "bulk_create", "ingest", "queue")
+BENCHES = ("impact", "ci_list", "ci_create", "bulk_create", "ingest", "incident_create", "queue")
 API_BENCHES = ("ci_list", "ci_create", "bulk_create")
 
 
@@ -79,6 +79,14 @@ def main(argv: list[str] | None = None) -> int:
         except Exception:
             traceback.print_exc()
             failed.append("ingest")
+    if "incident_create" in only:
+        try:
+            import bench_incidents
+
+            bench_incidents.run(ctx, connections=args.connections)
+        except Exception:
+            traceback.print_exc()
+            failed.append("incident_create")
     if "queue" in only:
         try:
             import bench_queue

@@ -15,6 +15,7 @@ from .models import (
     QuickLogTemplate,
     SlaPolicy,
     WorkingHours,
+    WorkLogEntry,
 )
 
 
@@ -83,3 +84,22 @@ class EscalationFiredAdmin(ReadOnlyAdmin):
 @admin.register(QuickLogTemplate)
 class QuickLogTemplateAdmin(AuditedAdmin):
     list_display = ["name", "title", "category", "resolution_method", "active", "position"]
+
+
+@admin.register(WorkLogEntry)
+class WorkLogEntryAdmin(ReadOnlyAdmin):
+    list_display = ["incident", "author_name", "visibility", "minutes", "created"]
+    list_filter = ["visibility"]
+    list_select_related = ["incident"]
+
+
+@admin.register(WorkingHours)
+class WorkingHoursAdmin(AuditedAdmin):
+    list_display = ["calendar", "weekday", "start", "end"]
+    list_filter = ["calendar"]
+
+
+@admin.register(CalendarHoliday)
+class CalendarHolidayAdmin(AuditedAdmin):
+    list_display = ["calendar", "date", "name"]
+    list_filter = ["calendar"]

@@ -14,7 +14,7 @@ class IncidentsConfig(AppConfig):
 
         from . import sla_services
         from .demo import seed_demo_step
-        from .models import BusinessCalendar, CalendarHoliday, WorkingHours
+        from .models import BusinessCalendar, CalendarHoliday, SlaPolicy, WorkingHours
         from .roles import default_role_on_create
 
         post_save.connect(
@@ -22,9 +22,9 @@ class IncidentsConfig(AppConfig):
             sender=get_user_model(),
             dispatch_uid="incidents_default_role",
         )
-        for model in (BusinessCalendar, WorkingHours, CalendarHoliday):
-            post_save.connect(sla_services.forget_calendars, sender=model, weak=False)
-            post_delete.connect(sla_services.forget_calendars, sender=model, weak=False)
+        for model in (BusinessCalendar, WorkingHours, CalendarHoliday, SlaPolicy):
+            post_save.connect(sla_services.sla_changed, sender=model, weak=False)
+            post_delete.connect(sla_services.sla_changed, sender=model, weak=False)
         from . import extensions
 
         extensions.register()

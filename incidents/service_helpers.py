@@ -52,11 +52,15 @@ def _choice(value: str, choices: type, field: str, *, blank: bool = False) -> st
 
 def _cis(cis: Iterable[ConfigurationItem | int]) -> list[ConfigurationItem]:
     """CIs given as objects or ids; unknown ids are a 400 naming them."""
-    items = list(cis)
-    ids = [item.pk if isinstance(item, ConfigurationItem) else int(item) for item in items]
+    items = list({(i.pk if isinstance(i, ConfigurationItem) else i): i for i in cis}.values())
+    try:
+        ids = [item.pk if isinstance(item, ConfigurationItem) else int(item) for item in items]
+    except (TypeError, ValueError):
+        raise ApplicationError("CIs are given by their ids.", extra={"cis": []}) from None
     if all(isinstance(item, ConfigurationItem) for item in items):
         return items  # type: ignore[return-value]
-    found = {ci.pk: ci for ci in ConfigurationItem.objects.filter(pk__in=ids)}
+    rows = ConfigurationItem.objects.filter(pk__in=set(ids)).only("id", "name", "ci_type_id")
+    found = {ci.pk: ci for ci in rows}
     missing = [pk for pk in ids if pk not in found]
     if missing:
         raise ApplicationError(

@@ -36,15 +36,14 @@ from .choices import (
     allowed_moves,
 )
 from .models import Incident, QuickLogTemplate
+from .open_services import incident_bulk_open, incident_open
 from .service_helpers import (
     NUMBER_SEQUENCE,
     REPORT,
-    _caller_facts,
     _check_assignee,
     _choice,
     _cis,
     _internal_note,
-    _is_self_service,
     _lock,
     _move,
     _plain,
@@ -68,6 +67,7 @@ __all__ = [
     "NUMBER_SEQUENCE",
     "REPORT",
     "incident_assign",
+    "incident_bulk_open",
     "incident_close",
     "incident_confirm",
     "incident_escalate",
@@ -85,117 +85,6 @@ __all__ = [
     "worklog_add",
 ]
 
-
-@transaction.atomic
-def incident_open(
-    *,
-    context: ChangeContext,
-    title: str,
-    description: str = "",
-    severity: str = Severity.MODERATE,
-    impact: str = Level.MEDIUM,
-    urgency: str = Level.MEDIUM,
-    category: str = "",
-    cause: str = "",
-    cis: Iterable[ConfigurationItem | int] = (),
-    source: str = Source.SERVICE_DESK,
-    caller: User | None = None,
-    department: Department | None = None,
-    assignee: User | None = None,
-    assignment_group: Group | None = None,
-) -> Incident:
-    """Log a new incident: number from the sequence, priority from impact x urgency, the
-    caller's department and role from the CMDB, SLA due times from the matching policy.
-
-    Staff (`incidents.add_incident`) log for anyone; an end user (`incidents.report_incident`)
-    logs for themselves only, with their own devices, and cannot assign. The caller defaults
-    to the actor.
-    """
-    self_service = _is_self_service(context, "incidents.add_incident")
-    if not (title or "").strip():
-        raise ApplicationError("Give the incident a title.", extra={"title": ["Required."]})
-    _choice(severity, Severity, "severity")
-    _choice(impact, Level, "impact")
-    _choice(urgency, Level, "urgency")
-    _choice(cause, Cause, "cause", blank=True)
-    items = _cis(cis)
-    if self_service:
-        from .selectors import user_devices
-
-        assert context.actor is not None  # an end user is a person
-        caller, assignee, assignment_group = context.actor, None, None
-        own = set(user_devices(context.actor).values_list("pk", flat=True))
-        foreign = [ci.pk for ci in items if ci.pk not in own]
-        if foreign:
-            raise ApplicationError("You can only name your own devices.", extra={"cis": foreign})
-    elif caller is None:
-        caller = context.actor
-    department_id, caller_role = _caller_facts(caller)
-    if department is not None:
-        department_id = department.pk
-    now = timezone.now()
-    incident = Incident(
-        number=next_incident_number(),
-        title=title.strip()[:200],
-        description=description,
-        severity=severity,
-        impact=impact,
-        urgency=urgency,
-        priority=PRIORITY_MATRIX[(Level(impact), Level(urgency))],
-        category=(category or "").strip()[:100],
-        cause=cause or "",
-        source=source,
-        caller=caller,
-        department_id=department_id,
-        caller_role=caller_role[:100],
-        assignee=assignee,
-        assignment_group=assignment_group,
-    )
-    if assignee is not None or assignment_group is not None:
-        incident.status = IncidentStatus.ASSIGNED
-    sla_services.sla_start(incident, at=now, ci_type_ids={ci.ci_type_id for ci in items})
-    incident.save(force_insert=True)
-    if items:
-        incident.cis.set(items)
-    record(
-        obj=incident,
-        kind="created",
-        changes={
-            field: {"old": None, "new": _plain(getattr(incident, attname))}
-            for field, attname in CREATED_FIELDS
-            if getattr(incident, attname) not in (None, "")
-        }
-        | ({"cis": {"added": [ci.pk for ci in items], "removed": []}} if items else {}),
-        context=context,
-    )
-    if incident.status == IncidentStatus.ASSIGNED and (
-        assignee is None or context.actor is None or assignee.pk != context.actor.pk
-    ):
-        notifications.notify("assigned", incident.pk)
-    return incident
-
-
-CREATED_FIELDS = [
-    (name, Incident._meta.get_field(name).attname)  # type: ignore[union-attr]
-    for name in (
-        "number",
-        "title",
-        "status",
-        "severity",
-        "impact",
-        "urgency",
-        "priority",
-        "category",
-        "cause",
-        "source",
-        "caller",
-        "department",
-        "assignee",
-        "assignment_group",
-        "response_due",
-        "resolve_due",
-    )
-]
 
 #: Fields `incident_update` changes directly (status and assignment have their services).
 UPDATABLE = (

@@ -1,8 +1,9 @@
 """SLAs applied to incidents: which policy, which calendar, the due times, the pause on hold,
 the breach sweep. Helpers here change an incident in memory; the calling service saves it.
 
-Calendars are read from the database once and kept in this process for `CACHE_SECONDS`
-(edits in the admin reach other processes within that time; in this process at once).
+Policies and calendars are kept in process memory: with a shared cache (Redis) until the
+"sla" generation is bumped (any save or delete of an SLA table, `sla_changed`), so logging an
+incident reads neither; without one, calendars for `CACHE_SECONDS` and policies not at all.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Iterable
 from django.db import transaction
 from django.utils import timezone
 
+from itsm import caching
 from itsm.audit import ChangeContext, new, record_many
 from itsm.permissions import require_permission
 
@@ -25,22 +27,52 @@ from .models import BusinessCalendar, Incident, SlaPolicy
 CACHE_SECONDS = 60.0
 
 _lock = threading.Lock()
-_calendars: dict[int, tuple[float, sla.Calendar]] = {}
+#: calendar id → (monotonic time read, "sla" generation or None, the calendar)
+_calendars: dict[int, tuple[float, int | None, sla.Calendar]] = {}
+#: priority → (the "sla" generation they were read under, the policies of that priority)
+_policies: dict[int, tuple[int, list[SlaPolicy]]] = {}
 
 
 def forget_calendars(*args, **kwargs) -> None:
-    """Drop the cached calendars (connected to the calendar tables' save and delete)."""
+    """Drop the cached calendars and policies (connected to the SLA tables' save and delete,
+    which also bump the shared "sla" generation for the other processes)."""
     with _lock:
         _calendars.clear()
+        _policies.clear()
+
+
+def sla_changed(*args, **kwargs) -> None:
+    """Signal receiver: an SLA table changed."""
+    forget_calendars()
+    caching.bump("sla")
+
+
+def _policies_of(priority: int) -> list[SlaPolicy]:
+    """The policies of a priority: from process memory while the shared "sla" generation
+    holds (no query), else from the database."""
+    if not caching.enabled():
+        return list(SlaPolicy.objects.filter(priority=priority))
+    generation = caching.generation("sla")
+    cached = _policies.get(priority)
+    if cached is not None and cached[0] == generation:
+        return cached[1]
+    rows = list(SlaPolicy.objects.filter(priority=priority))
+    with _lock:
+        _policies[priority] = (generation, rows)
+    return rows
 
 
 def calendar(calendar_id: int) -> sla.Calendar:
-    """The business calendar `calendar_id` as a pure `sla.Calendar` (cached per process)."""
+    """The business calendar `calendar_id` as a pure `sla.Calendar`, cached in the process:
+    while the shared "sla" generation holds (Redis), else for `CACHE_SECONDS`."""
     now = time.monotonic()
+    generation = caching.generation("sla") if caching.enabled() else None
     with _lock:
         cached = _calendars.get(calendar_id)
-    if cached is not None and now - cached[0] < CACHE_SECONDS:
-        return cached[1]
+    if cached is not None and (
+        cached[1] == generation if generation is not None else now - cached[0] < CACHE_SECONDS
+    ):
+        return cached[2]
     row = BusinessCalendar.objects.get(pk=calendar_id)
     generated = None
     if row.country:
@@ -53,7 +85,7 @@ def calendar(calendar_id: int) -> sla.Calendar:
         holidays=sla.HolidaySet(row.holidays.values_list("date", flat=True), generated),
     )
     with _lock:
-        _calendars[calendar_id] = (now, built)
+        _calendars[calendar_id] = (now, generation, built)
     return built
 
 
@@ -70,7 +102,7 @@ def policy_for(
     department, then the priority's default. One query."""
     types = set(ci_type_ids)
     best: tuple[int, int, SlaPolicy] | None = None
-    for policy in SlaPolicy.objects.filter(priority=priority):
+    for policy in _policies_of(priority):
         if policy.ci_type_id is not None and policy.ci_type_id not in types:
             continue
         if policy.department_id is not None and policy.department_id != department_id:

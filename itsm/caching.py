@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 
-NAMES = ("cmdb", "permissions", "citypes")
+NAMES = ("cmdb", "permissions", "citypes", "sla")
 _request_generations: contextvars.ContextVar[dict[str, int] | None] = contextvars.ContextVar(
     "itsm_generations", default=None
 )

@@ -28,6 +28,23 @@ def next_value(name: str) -> int:
         return NumberCounter.objects.values_list("value", flat=True).get(name=name)
 
 
+def next_values(name: str, count: int) -> list[int]:
+    """`count` next values of the sequence `name` in one round trip (bulk creation)."""
+    if count <= 0:
+        return []
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT nextval(%s) FROM generate_series(1, %s)", [name, count])
+            return sorted(int(row[0]) for row in cursor.fetchall())
+    with transaction.atomic():
+        if not NumberCounter.objects.filter(name=name).update(value=F("value") + count):
+            NumberCounter.objects.create(name=name, value=count)
+            last = count
+        else:
+            last = NumberCounter.objects.values_list("value", flat=True).get(name=name)
+        return list(range(last - count + 1, last + 1))
+
+
 def format_number(prefix: str, value: int, width: int = 6) -> str:
     """`INC-000042`."""
     return f"{prefix}-{value:0{width}d}"

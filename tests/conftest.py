@@ -41,6 +41,10 @@ def restore_reference_data() -> None:
     ):
         importlib.import_module(module).create(apps, None)
     importlib.import_module("cmdb.migrations.0010_schema_identity").set_builtin_keys(apps, None)
+    # SLA calendars and default policies, quick-log templates.
+    importlib.import_module("incidents.migrations.0003_sequence_and_defaults").seed_defaults(
+        apps, None
+    )
     roles.sync_roles_after_migrate(sender=None)
 
 

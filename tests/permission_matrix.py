@@ -114,6 +114,11 @@ class Matrix:
     list_bodies: set[str] = field(default_factory=set)
     #: routes (as `str(route)`) that need a query string, e.g. `{"GET ci.as-of": "at=…"}`.
     queries: dict[str, str] = field(default_factory=dict)
+    #: routes (as `str(route)`) whose writers differ from `writers`.
+    route_writers: dict[str, set[str]] = field(default_factory=dict)
+    #: basename → roles that see only some rows (row-level filtering): on a detail route
+    #: addressing another's object they get 404, and nothing is written.
+    hidden: dict[str, set[str]] = field(default_factory=dict)
 
     @property
     def routes(self) -> list[Route]:
@@ -127,9 +132,11 @@ class Matrix:
         if caller in (ANONYMOUS, NO_ROLE):
             return False
         if route.write:
-            return caller in self.writers
+            return caller in self.route_writers.get(str(route), self.writers)
         allowed = self.readers.get(route.basename)
-        return allowed is None or caller in allowed
+        if allowed is None:  # every role that reads the project's data ("*.view_*")
+            return roles.READ_ALL in roles.ROLE_PERMISSIONS.get(caller, [roles.READ_ALL])
+        return caller in allowed
 
     def client(self, caller: str, make_user) -> APIClient:
         client = APIClient()
@@ -158,15 +165,20 @@ class Matrix:
         response = getattr(client, route.method)(*args, **kwargs)
         status = response.status_code
         assert status < 500, f"{route} as {caller}: {status} {response.content[:300]!r}"
+        hidden = route.detail and caller in self.hidden.get(route.basename, ())
         if caller == ANONYMOUS:
             assert status in (401, 403), f"{route} anonymous: {status}"
+        elif hidden and self.may(route, caller):
+            assert status == 404, f"{route} as {caller} (another's object): {status}"
         elif not self.may(route, caller):
             assert status == 403, f"{route} as {caller}: {status}"
         elif route.write:
             assert status not in (401, 403, 404, 405), f"{route} as {caller}: {status}"
         else:
             assert status == 200, f"{route} as {caller}: {status}"
-        if before is not None and (caller in (ANONYMOUS, NO_ROLE) or not self.may(route, caller)):
+        if before is not None and (
+            caller in (ANONYMOUS, NO_ROLE) or not self.may(route, caller) or hidden
+        ):
             assert _row_counts() == before, f"{route} as {caller} wrote something"
 
 

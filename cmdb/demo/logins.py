@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import check_password
+from django.db.models import Count, Q
+
+from itsm.roles import END_USER
 
 from . import catalogue as cat
 
@@ -45,18 +48,26 @@ def demo_logins(password: str = cat.DEFAULT_PASSWORD) -> list[DemoLogin]:
         else:
             role = ", ".join(sorted(g.name for g in user.groups.all())) or "Staff, business owner"
         rows.append((user, role))
+    # Ordinary staff: no role, or only the self-service End User role (the service desk's demo
+    # step makes one of them an end user).
     callers = (
         user_model.objects.filter(
+            Q(groups__isnull=True) | Q(groups__name=END_USER),
             email__endswith=f"@{cat.EMAIL_DOMAIN}",
-            groups__isnull=True,
             is_superuser=False,
             owned_cis__isnull=False,
         )
         .exclude(username__in=[s.username for s in named])
-        .distinct()
-        .order_by("username")[:CALLERS_SHOWN]
+        .annotate(end_user=Count("groups", filter=Q(groups__name=END_USER)))
+        .order_by("-end_user", "username")[:CALLERS_SHOWN]
     )
-    rows.extend((user, "Staff, incident caller") for user in callers)
+    rows.extend(
+        (
+            user,
+            f"{END_USER} (portal), incident caller" if user.end_user else "Staff, incident caller",
+        )
+        for user in callers
+    )
 
     matches: dict[str, bool] = {}
     logins = []

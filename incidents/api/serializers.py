@@ -116,7 +116,8 @@ class IncidentSerializer(serializers.ModelSerializer):
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
-        data["cis"] = [ci.pk for ci in instance.cis.all()]
+        ids = getattr(instance, "ci_ids", None)  # set by incident_open: no query needed
+        data["cis"] = ids if ids is not None else [ci.pk for ci in instance.cis.all()]
         return data
 
     def get_caller_name(self, obj) -> str:
@@ -126,7 +127,8 @@ class IncidentSerializer(serializers.ModelSerializer):
         return _name(obj.assignee) if obj.assignee_id else ""
 
     def get_related(self, obj) -> list[int]:
-        return [other.pk for other in obj.related.all()]
+        ids = getattr(obj, "related_ids", None)  # set by incident_open: no query needed
+        return ids if ids is not None else [other.pk for other in obj.related.all()]
 
     def get_response_remaining_s(self, obj) -> int | None:
         return sla_services.remaining_seconds(obj, SlaTarget.RESPONSE, now=self._now())
@@ -137,6 +139,33 @@ class IncidentSerializer(serializers.ModelSerializer):
 
 def _name(user) -> str:
     return user.get_full_name() or user.get_username()
+
+
+class IncidentCreateSerializer(serializers.Serializer):
+    """What logging an incident takes (a plain serializer: cheaper than the model one)."""
+
+    title = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True)
+    severity = serializers.ChoiceField(choices=Severity.choices, required=False)
+    impact = serializers.ChoiceField(choices=Level.choices, required=False)
+    urgency = serializers.ChoiceField(choices=Level.choices, required=False)
+    category = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    cause = serializers.ChoiceField(choices=Cause.choices, required=False, allow_blank=True)
+    cis = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), required=False, max_length=MAX_CIS
+    )
+    caller = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.filter(is_active=True), required=False, allow_null=True
+    )
+    department = serializers.PrimaryKeyRelatedField(
+        queryset=Department.objects.all(), required=False, allow_null=True
+    )
+    assignee = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.filter(is_active=True), required=False, allow_null=True
+    )
+    assignment_group = serializers.PrimaryKeyRelatedField(
+        queryset=Group.objects.all(), required=False, allow_null=True
+    )
 
 
 class IncidentUpdateSerializer(serializers.Serializer):

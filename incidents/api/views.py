@@ -8,7 +8,7 @@ user sees is `selectors.incidents_visible_to` (an end user: only their own — a
 
 from __future__ import annotations
 
-from django.db import transaction
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -24,6 +24,7 @@ from ..choices import Source
 from ..filtersets import IncidentFilterSet
 from ..models import Incident, QuickLogTemplate, SlaPolicy
 from . import serializers as s
+from .representations import incident_representation
 
 MAX_BULK_ITEMS = 1000
 
@@ -104,10 +105,22 @@ class IncidentViewSet(
             queryset = queryset.prefetch_related("related")
         return queryset
 
+    def _out(self, incident: Incident) -> dict:
+        return incident_representation(incident, now=timezone.now())
+
+    def _out_many(self, incidents) -> list[dict]:
+        now = timezone.now()
+        return [incident_representation(incident, now=now) for incident in incidents]
+
+    @extend_schema(responses=s.IncidentSerializer(many=True))
     def list(self, request, *args, **kwargs):
         queryset = self.filter_queryset(self.get_queryset()).prefetch_related("related")
         page = self.paginate_queryset(queryset)
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+        return self.get_paginated_response(self._out_many(page))
+
+    @extend_schema(responses=s.IncidentSerializer)
+    def retrieve(self, request, *args, **kwargs):
+        return Response(self._out(self.get_object()))
 
     def _fresh(self, incident: Incident) -> Incident:
         return self.get_queryset().prefetch_related("related").get(pk=incident.pk)
@@ -117,7 +130,7 @@ class IncidentViewSet(
             return Source.API
         return Source.PORTAL
 
-    @extend_schema(request=s.IncidentSerializer(many=True), responses={201: s.IncidentSerializer})
+    @extend_schema(request=s.IncidentCreateSerializer, responses={201: s.IncidentSerializer})
     def create(self, request, *args, **kwargs):
         context = api_context(request)
         if isinstance(request.data, list):
@@ -127,25 +140,18 @@ class IncidentViewSet(
                 raise ValidationError(
                     {"non_field_errors": [f"At most {MAX_BULK_ITEMS} items per request."]}
                 )
-            body = self.get_serializer(data=request.data, many=True)
+            body = s.IncidentCreateSerializer(data=request.data, many=True)
             body.is_valid(raise_exception=True)
-            with transaction.atomic():
-                created = [
-                    services.incident_open(
-                        context=context, source=self._source(request), **dict(item)
-                    )
-                    for item in body.validated_data
-                ]
-            rows = self.get_queryset().filter(pk__in=[i.pk for i in created]).order_by("id")
-            return Response(self.get_serializer(rows, many=True).data, status=201)
-        body = self.get_serializer(data=request.data)
+            created = services.incident_bulk_open(
+                context=context, items=body.validated_data, source=self._source(request)
+            )
+            return Response(self._out_many(created), status=201)
+        body = s.IncidentCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         incident = services.incident_open(
             context=context, source=self._source(request), **dict(body.validated_data)
         )
-        return Response(
-            self.get_serializer(self._fresh(incident)).data, status=status.HTTP_201_CREATED
-        )
+        return Response(self._out(incident), status=status.HTTP_201_CREATED)
 
     @extend_schema(request=s.IncidentUpdateSerializer, responses=s.IncidentSerializer)
     def partial_update(self, request, *args, **kwargs):
@@ -157,7 +163,7 @@ class IncidentViewSet(
         incident = services.incident_update(
             context=api_context(request), incident=incident, data=data, expected_version=version
         )
-        return Response(self.get_serializer(self._fresh(incident)).data)
+        return Response(self._out(self._fresh(incident)))
 
     def update(self, request, *args, **kwargs):
         if not kwargs.get("partial"):
@@ -179,7 +185,7 @@ class IncidentViewSet(
             **data,
             **fixed,
         )
-        return Response(self.get_serializer(self._fresh(incident)).data)
+        return Response(self._out(self._fresh(incident)))
 
     @extend_schema(request=s.AssignSerializer, responses=s.IncidentSerializer)
     @action(detail=True, methods=["post"])
@@ -221,7 +227,7 @@ class IncidentViewSet(
             cause=data.get("cause") or None,
             expected_version=data.get("version"),
         )
-        return Response(self.get_serializer(self._fresh(incident)).data)
+        return Response(self._out(self._fresh(incident)))
 
     @extend_schema(request=s.VersionedSerializer, responses=s.IncidentSerializer)
     @action(detail=True, methods=["post"])
@@ -258,7 +264,7 @@ class IncidentViewSet(
         if related is None:
             raise ValidationError({"related": ["Unknown incident."]})
         services.incident_link(context=api_context(request), incident=incident, related=related)
-        return Response(self.get_serializer(self._fresh(incident)).data)
+        return Response(self._out(self._fresh(incident)))
 
     @extend_schema(request=s.WorkLogSerializer, responses=s.WorkLogSerializer(many=True))
     @action(detail=True, methods=["get", "post"], filterset_class=None, ordering_fields=[])
@@ -300,7 +306,7 @@ class IncidentViewSet(
         body = s.QuickLogSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         incident = services.incident_quick_log(context=api_context(request), **body.validated_data)
-        return Response(self.get_serializer(self._fresh(incident)).data, status=201)
+        return Response(self._out(self._fresh(incident)), status=201)
 
 
 class QuickLogTemplateViewSet(viewsets.ReadOnlyModelViewSet):

@@ -53,7 +53,21 @@ def test_user_without_role_cannot_read(make_user, ci):
     assert client_for(make_user(None)).get(CIS).status_code == 403
 
 
-@pytest.mark.parametrize("role", [r for r in roles.ROLE_PERMISSIONS if r != roles.CMDB_MANAGER])
+def test_end_users_cannot_read_the_cmdb(make_user, ci):
+    # Self-service only: their own devices reach them through the incidents app.
+    client = client_for(make_user(roles.END_USER))
+    assert client.get(CIS).status_code == 403
+    assert client.get(f"{CIS}{ci.pk}/").status_code == 403
+
+
+@pytest.mark.parametrize(
+    "role",
+    [
+        name
+        for name, patterns in roles.ROLE_PERMISSIONS.items()
+        if name != roles.CMDB_MANAGER and roles.READ_ALL in patterns
+    ],
+)
 def test_other_roles_read_but_cannot_write(make_user, ci, role):
     client = client_for(make_user(role))
     assert client.get(CIS).status_code == 200
