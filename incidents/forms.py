@@ -53,6 +53,22 @@ class UserChoiceField(forms.ModelChoiceField):
         return user_label(obj.first_name, obj.last_name, obj.username)
 
 
+class StyledForm(forms.Form):
+    """A form whose widgets carry Bootstrap's classes (as the CMDB's forms do)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            widget = field.widget
+            if isinstance(widget, forms.CheckboxInput | forms.RadioSelect):
+                css = "form-check-input"
+            elif isinstance(widget, forms.Select):
+                css = "form-select"
+            else:
+                css = "form-control"
+            widget.attrs.setdefault("class", css)
+
+
 def priority_matrix_json() -> str:
     """impact → urgency → priority, for the live priority of the forms (static/js)."""
     matrix: dict[str, dict[str, int]] = {}
@@ -72,7 +88,7 @@ def _ci_field(required: bool = False) -> forms.ModelMultipleChoiceField:
     )
 
 
-class ClassificationFields(forms.Form):
+class ClassificationFields(StyledForm):
     category = forms.CharField(
         max_length=100,
         required=False,
@@ -154,7 +170,7 @@ class ClassificationForm(ClassificationFields):
     field_order = ["title", "category", "cause", "severity", "impact", "urgency", "cis"]
 
 
-class AssignForm(forms.Form):
+class AssignForm(StyledForm):
     assignee = UserChoiceField(
         queryset=User.objects.filter(is_active=True),
         required=False,
@@ -164,34 +180,34 @@ class AssignForm(forms.Form):
     note = forms.CharField(required=False, max_length=1000)
 
 
-class ReasonForm(forms.Form):
+class ReasonForm(StyledForm):
     reason = forms.CharField(max_length=200)
 
 
-class ResolveForm(forms.Form):
+class ResolveForm(StyledForm):
     resolution_method = forms.ChoiceField(
         label="Method", choices=[("", "—"), *ResolutionMethod.choices]
     )
     resolution = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
 
 
-class EscalateForm(forms.Form):
+class EscalateForm(StyledForm):
     reason = forms.CharField(max_length=500)
     group = forms.ModelChoiceField(queryset=Group.objects.order_by("name"), required=False)
     raise_priority = forms.BooleanField(required=False, label="Raise the priority")
 
 
-class WorklogForm(forms.Form):
+class WorklogForm(StyledForm):
     note = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
     minutes = forms.IntegerField(min_value=0, max_value=100_000, required=False, initial=0)
     public = forms.BooleanField(required=False, label="Visible to the caller")
 
 
-class LinkForm(forms.Form):
+class LinkForm(StyledForm):
     number = forms.CharField(label="Incident number", max_length=20)
 
 
-class SavedFilterForm(forms.Form):
+class SavedFilterForm(StyledForm):
     name = forms.CharField(max_length=80)
     query = forms.CharField(max_length=1000, required=False, widget=forms.HiddenInput)
 
@@ -206,7 +222,7 @@ PLAIN_URGENCY = [
 ]
 
 
-class PortalReportForm(forms.Form):
+class PortalReportForm(StyledForm):
     """An end user's report, in plain words."""
 
     title = forms.CharField(
@@ -240,9 +256,9 @@ class PortalReportForm(forms.Form):
             self.fields["device"].queryset = devices
 
 
-class CommentForm(forms.Form):
+class CommentForm(StyledForm):
     note = forms.CharField(label="Your comment", widget=forms.Textarea(attrs={"rows": 3}))
 
 
-class PortalReopenForm(forms.Form):
+class PortalReopenForm(StyledForm):
     reason = forms.CharField(label="What is still wrong?", max_length=200)
