@@ -166,3 +166,74 @@ def caller_facts(user_id: int) -> dict[str, Any] | None:
         "role": (person.job_title if person else "") or "",
         "devices": list(user_devices(user)[:10]),
     }
+
+
+#: Timeline fields holding ids, and the kind of object they name.
+_REFERENCES = {
+    "caller": "users",
+    "assignee": "users",
+    "assignment_group": "groups",
+    "department": "departments",
+    "cis": "cis",
+}
+_LABELS = {"assignment_group": "group", "resolve_due": "resolution due", "cis": "CIs"}
+
+
+def _names(kind: str, ids: set) -> dict[str, str]:
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    from cmdb.models import Department
+
+    pks = [int(i) for i in ids if str(i).isdigit()]
+    if not pks:
+        return {}
+    if kind == "users":
+        rows = get_user_model().objects.filter(pk__in=pks).values_list("pk", "username")
+    elif kind == "groups":
+        rows = Group.objects.filter(pk__in=pks).values_list("pk", "name")
+    elif kind == "departments":
+        rows = Department.objects.filter(pk__in=pks).values_list("pk", "name")
+    else:
+        rows = ConfigurationItem.objects.filter(pk__in=pks).values_list("pk", "name")
+    return {str(pk): name for pk, name in rows}
+
+
+def timeline_lines(items: list) -> list:
+    """Give each timeline item `lines`: (field label, readable change) with people, groups,
+    departments and CIs by name, one query per kind of object named, however many items."""
+    wanted: dict[str, set] = {}
+    for item in items:
+        for name, change in (item.changes or {}).items():
+            kind = _REFERENCES.get(name)
+            if kind and isinstance(change, dict):
+                for key in ("old", "new", "added", "removed"):
+                    values = change.get(key)
+                    values = values if isinstance(values, list) else [values]
+                    wanted.setdefault(kind, set()).update(v for v in values if v is not None)
+    names = {kind: _names(kind, ids) for kind, ids in wanted.items()}
+    for item in items:
+        lines = []
+        for name, change in (item.changes or {}).items():
+            lookup = names.get(_REFERENCES.get(name, ""), {})
+            lines.append((_LABELS.get(name, name.replace("_", " ")), _readable(change, lookup)))
+        item.lines = lines
+    return items
+
+
+def _readable(change: Any, lookup: dict[str, str]) -> str:
+    def show(value: Any) -> str:
+        if value in (None, ""):
+            return "—"
+        return lookup.get(str(value), str(value))
+
+    if isinstance(change, dict) and ("added" in change or "removed" in change):
+        parts = []
+        if change.get("added"):
+            parts.append("added " + ", ".join(show(v) for v in change["added"]))
+        if change.get("removed"):
+            parts.append("removed " + ", ".join(show(v) for v in change["removed"]))
+        return "; ".join(parts)
+    if isinstance(change, dict):
+        return f"{show(change.get('old'))} → {show(change.get('new'))}"
+    return show(change)

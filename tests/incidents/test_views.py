@@ -258,12 +258,16 @@ def test_worklog_and_link(agent_client, agent, make_incident):
     assert response.status_code == 400 and b"No incident INC-NOPE" in response.content
 
 
-def test_timeline_shows_who_what_and_through_which_interface(agent_client, agent, make_incident):
-    incident = make_incident(user=agent)
+def test_timeline_shows_who_what_and_through_which_interface(
+    agent_client, agent, make_incident, end_user
+):
+    incident = make_incident(user=agent, caller=end_user, assignee=agent)
     services.incident_start(context=ctx(agent), incident=incident)
     services.incident_hold(context=ctx(agent), incident=incident, reason="Parts ordered")
     page = agent_client.get(f"/incidents/{incident.pk}/").content.decode()
     assert agent.username in page and "Parts ordered" in page and "status" in page
+    assert "via user" in page  # through which interface
+    assert f"caller: — → {end_user.username}" in page  # names, not ids
 
 
 def test_quick_log_logs_and_resolves_in_one_click(agent_client, agent):
