@@ -11,7 +11,8 @@ Figures per case `queue_{mine,team,unassigned,all}`, `queue_all_filtered` (prior
 `queue_counts` (the sidebar's counts, fetched by htmx once the page is shown) and the baseline `bare_view` (`/healthz` through the same client and middleware): p50_ms,
 p95_ms (wall time of the request in the server process), cpu_p50_ms (the process's CPU time:
 what the page costs without waiting for PostgreSQL or for a busy machine's cores) and
-`queries` (the page's query count, which must not grow with N).
+`queries` (the page's query count, which must not grow with N) with `db_ms_one_request`
+(their time in PostgreSQL, summed, for one request).
 
     python bench/bench_queue.py [--scale 0.01] [--database-url postgres://…]
 """
@@ -154,7 +155,7 @@ def ensure_incidents(url: str, n: int) -> int:
     return n
 
 
-def _time(client, url: str, runs: int) -> tuple[list[float], list[float], int]:
+def _time(client, url: str, runs: int) -> tuple[list[float], list[float], int, float]:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -163,7 +164,9 @@ def _time(client, url: str, runs: int) -> tuple[list[float], list[float], int]:
         assert response.status_code == 200, (url, response.status_code)
     with CaptureQueriesContext(connection) as queries:
         client.get(url)
-    count = len(queries.captured_queries)  # read now: every request resets the log
+    # Read now: every request resets the log.
+    count = len(queries.captured_queries)
+    db_ms = sum(float(q["time"]) for q in queries.captured_queries) * 1000
     times, cpu = [], []
     for _ in range(runs):
         t0, c0 = time.perf_counter(), time.process_time()
@@ -171,7 +174,7 @@ def _time(client, url: str, runs: int) -> tuple[list[float], list[float], int]:
         times.append((time.perf_counter() - t0) * 1000)
         cpu.append((time.process_time() - c0) * 1000)
         assert response.status_code == 200
-    return times, cpu, count
+    return times, cpu, count, db_ms
 
 
 def run(ctx: Context, incidents: int | None = None) -> list[dict]:
@@ -206,7 +209,7 @@ def run(ctx: Context, incidents: int | None = None) -> list[dict]:
     }
     records = []
     for case, url in cases.items():
-        times, cpu, queries = _time(client, url, runs)
+        times, cpu, queries, db_ms = _time(client, url, runs)
         for metric, values, p in (
             ("p50_ms", times, 50),
             ("p95_ms", times, 95),
@@ -222,6 +225,7 @@ def run(ctx: Context, incidents: int | None = None) -> list[dict]:
                     incidents=n,
                     open_incidents=open_n,
                     queries=queries,
+                    db_ms_one_request=round(db_ms, 2),
                 )
             )
     return records

@@ -226,6 +226,8 @@ def test_classification_edit_with_version_check(agent_client, agent, make_incide
         "Mail down for all",
     )
     assert list(incident.cis.all()) == [ci]
+    page = agent_client.get(f"/incidents/{incident.pk}/").content.decode()
+    assert f'href="/cmdb/cis/{ci.pk}/"' in page and f"/cmdb/cis/{ci.pk}/impact/" in page
     # The same form again: stale, refused with a message, the typed values kept.
     data["category"] = "outlook"
     response = agent_client.post(f"/incidents/{incident.pk}/edit/", data, **HX)
