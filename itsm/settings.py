@@ -321,6 +321,12 @@ SPECTACULAR_SETTINGS = {
         "AgentStatusEnum": "agents.choices.AgentStatus",
         "ReportStatusEnum": "agents.choices.ReportStatus",
         "DiscrepancyStatusEnum": "agents.choices.DiscrepancyStatus",
+        "IncidentStatusEnum": "incidents.choices.IncidentStatus",
+        "IncidentSeverityEnum": "incidents.choices.Severity",
+        "IncidentLevelEnum": "incidents.choices.Level",
+        "IncidentCauseEnum": "incidents.choices.Cause",
+        "ResolutionMethodEnum": "incidents.choices.ResolutionMethod",
+        "IncidentSourceEnum": "incidents.choices.Source",
     },
 }
 

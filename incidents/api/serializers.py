@@ -275,6 +275,17 @@ class QuickLogSerializer(serializers.Serializer):
     )
 
 
+class DeviceSerializer(serializers.Serializer):
+    """A CI as the self-service portal offers it."""
+
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    ci_type = serializers.CharField(source="ci_type.name")
+    hostname = serializers.CharField()
+    asset_tag = serializers.CharField()
+    serial_number = serializers.CharField()
+
+
 class QuickLogTemplateSerializer(serializers.ModelSerializer):
     class Meta:
         model = QuickLogTemplate

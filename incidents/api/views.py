@@ -57,6 +57,7 @@ ACTION_PERMISSIONS: dict[str, list[tuple[str, ...]]] = {
     "worklog": [(VIEW,), (REPORT,)],
     "timeline": [(VIEW,), (REPORT,)],
     "quick_log": [("incidents.add_incident", "incidents.resolve_incident")],
+    "my_devices": [(VIEW,), (REPORT,)],
 }
 
 
@@ -307,6 +308,22 @@ class IncidentViewSet(
         body.is_valid(raise_exception=True)
         incident = services.incident_quick_log(context=api_context(request), **body.validated_data)
         return Response(self._out(self._fresh(incident)), status=201)
+
+    @extend_schema(responses=s.DeviceSerializer(many=True))
+    @action(
+        detail=False,
+        methods=["get"],
+        url_path="my-devices",
+        filterset_class=None,
+        ordering_fields=[],
+    )
+    def my_devices(self, request):
+        """The CIs the requesting user owns or holds a role for (offered when reporting)."""
+        unknown = sorted(set(request.query_params) - {"page", "page_size", "format"})
+        if unknown:
+            raise ValidationError({name: ["Unknown query parameter."] for name in unknown})
+        page = self.paginate_queryset(selectors.user_devices(request.user))
+        return self.get_paginated_response(s.DeviceSerializer(page, many=True).data)
 
 
 class QuickLogTemplateViewSet(viewsets.ReadOnlyModelViewSet):

@@ -298,3 +298,11 @@ def test_the_fast_representation_is_the_serializers(make_incident, agent, agent2
     now = timezone.now()
     expected = IncidentSerializer(fresh, context={"now": now}).data
     assert incident_representation(fresh, now=now) == dict(expected)
+
+
+def test_my_devices(end_user):
+    mine = CIFactory(name="my-pc", owner=end_user)
+    CIFactory(name="not-mine")
+    rows = client_for(end_user).get(URL + "my-devices/").data["results"]
+    assert [row["id"] for row in rows] == [mine.pk]
+    assert client_for(end_user).get(URL + "my-devices/", {"x": 1}).status_code == 400

@@ -335,3 +335,27 @@ def test_user_devices(end_user):
     owned = CIFactory(name="owned", owner=end_user)
     CIFactory(name="other")
     assert list(selectors.user_devices(end_user)) == [owned]
+
+
+def test_the_number_sequence_continues_after_existing_numbers(agent):
+    """The migration creating the sequence starts it after the INC- numbers already handed
+    out (numbers of the first version were "last id + 1")."""
+    import importlib
+    import types
+
+    from django.apps import apps
+    from django.db import connection
+
+    migration = importlib.import_module("incidents.migrations.0003_sequence_and_defaults")
+    Incident.objects.create(number="INC-000700", title="from before the sequence")
+    editor = types.SimpleNamespace(
+        connection=connection,
+        execute=lambda sql, params=(): connection.cursor().execute(sql, params),
+        quote_name=connection.ops.quote_name,
+    )
+    migration.Migration.operations[0].code(apps, editor)
+    assert make_number(agent) == "INC-000701"
+
+
+def make_number(agent) -> str:
+    return services.incident_open(context=ctx(agent), title="after").number
