@@ -116,6 +116,19 @@
   document.addEventListener("DOMContentLoaded", function () { setUpAll(document); });
   document.addEventListener("htmx:load", function (event) { setUpAll(event.target); });
 
+  // Known errors suggested as the title is typed: the suggestion endpoint reads `ci` (the
+  // first CI chosen) and `category` beside the title.
+  document.addEventListener("htmx:configRequest", function (event) {
+    if (event.detail.elt && event.detail.elt.id === "id_title") {
+      const params = event.detail.parameters;
+      const cis = params.cis;
+      if (cis !== undefined) {
+        params.ci = Array.isArray(cis) ? cis[0] : cis;
+        delete params.cis;
+      }
+    }
+  });
+
   // A refused action (400) or a stale form (409) comes back with the page part showing the
   // error: swap it like a success, so the user sees why inline.
   document.addEventListener("htmx:beforeSwap", function (event) {
