@@ -28,7 +28,10 @@ def queue_card(*, request: HttpRequest, obj: Any, context: dict[str, Any]) -> Pa
 
 
 def register() -> None:
-    """Fill the registries and the menu (once)."""
+    """Fill the registries, the menu and the saved filters' admin page (once)."""
+    from . import saved_filter_admin
+
+    saved_filter_admin.register()
     dashboard_cards.register("home", queue_card, order=5)
     add_nav_entry("Incidents", "incidents:queue", "incidents.view_incident", after="Dashboard")
     add_nav_entry("New incident", "incidents:new", "incidents.add_incident", after="Incidents")
