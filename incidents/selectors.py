@@ -123,12 +123,15 @@ class TimelineItem:
     minutes: int = 0
     public: bool = True
     request_id: str = ""
+    summary: list[str] = field(default_factory=list)  # readable lines of `changes`
 
 
 def incident_timeline(incident: Incident, *, public_only: bool = False) -> list[TimelineItem]:
     """Every event of an incident, newest first: audit entries (who, when, what changed,
     through which interface, why) and work log notes. `public_only` (end users): public
-    notes and the status moves, without internal notes. Two queries."""
+    notes and the status moves, without internal notes. `summary` holds the changes as
+    readable lines. Two queries, plus one per kind of name shown (users, groups, departments,
+    CIs)."""
     items = [
         TimelineItem(
             at=entry.at,
@@ -147,6 +150,10 @@ def incident_timeline(incident: Incident, *, public_only: bool = False) -> list[
             for i in items
             if i.kind in PUBLIC_KINDS
         ]
+    from .timeline_display import summaries
+
+    for item, lines in zip(items, summaries([i.changes for i in items]), strict=True):
+        item.summary = lines
     notes = WorkLogEntry.objects.filter(incident=incident)
     if public_only:
         notes = notes.filter(visibility=WorkLogVisibility.PUBLIC)

@@ -12,7 +12,7 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 
 from cmdb.history import ChangeContext
-from cmdb.models import ConfigurationItem, Person
+from cmdb.models import ConfigurationItem
 from itsm.audit import record
 from itsm.exceptions import ApplicationError, ConflictError, PermissionDeniedError
 from itsm.numbering import next_number
@@ -33,10 +33,6 @@ REPORT = "incidents.report_incident"
 def next_incident_number() -> str:
     """INC-000042 from the database sequence (never "last id + 1")."""
     return next_number(NUMBER_SEQUENCE, "INC")
-
-
-# Kept for callers of the first version.
-next_number_for_incident = next_incident_number
 
 
 def _choice(value: str, choices: type, field: str, *, blank: bool = False) -> str:
@@ -149,14 +145,6 @@ def _move(incident: Incident, changes: dict[str, Any], to: str) -> None:
 
 def _now(context: ChangeContext) -> dt.datetime:
     return context.at or timezone.now()
-
-
-def _caller_facts(caller: User | None) -> tuple[int | None, str]:
-    """The caller's department id and job title as the CMDB knows them."""
-    if caller is None:
-        return None, ""
-    row = Person.objects.filter(user=caller).values_list("department_id", "job_title").first()
-    return (row[0], row[1] or "") if row else (None, "")
 
 
 def _check_assignee(assignee: User | None) -> None:

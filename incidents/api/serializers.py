@@ -255,6 +255,7 @@ class TimelineItemSerializer(serializers.Serializer):
     source = serializers.CharField()
     reason = serializers.CharField()
     changes = serializers.DictField()
+    summary = serializers.ListField(child=serializers.CharField())
     note = serializers.CharField()
     minutes = serializers.IntegerField()
     public = serializers.BooleanField()

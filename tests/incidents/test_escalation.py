@@ -160,3 +160,24 @@ def test_concurrent_runs_fire_once(rule, agent):
     assert sorted(results) == [0, 1]
     assert EscalationFired.objects.filter(incident=incident).count() == 1
     assert AuditEntry.objects.filter(object_id=incident.pk, kind="escalated").count() == 1
+
+
+@pytest.mark.django_db
+def test_response_breach_rule_stops_once_responded(always, agent):
+    SlaPolicy.objects.filter(priority=3, ci_type=None, department=None).update(response_minutes=10)
+    EscalationRule.objects.create(name="No response", target="response", threshold_percent=100)
+    answered = _log(agent, at(2026, 12, 1, 9))
+    waiting = _log(agent, at(2026, 12, 1, 9))
+    with frozen(at(2026, 12, 1, 9, 5)):
+        services.incident_start(context=ctx(agent), incident=answered)
+    with frozen(at(2026, 12, 1, 9, 11)):
+        assert escalation_services.escalations_run(context=SYSTEM) == 1
+        assert escalation_services.escalations_run(context=SYSTEM) == 0
+    assert EscalationFired.objects.get().incident_id == waiting.pk
+
+
+def test_the_beat_schedule_runs_escalations_every_minute():
+    from itsm.celery import app
+
+    entry = app.conf.beat_schedule["incidents-run-escalations"]
+    assert (entry["task"], entry["schedule"]) == ("incidents.run_escalations", 60.0)

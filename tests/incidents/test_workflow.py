@@ -359,3 +359,17 @@ def test_the_number_sequence_continues_after_existing_numbers(agent):
 
 def make_number(agent) -> str:
     return services.incident_open(context=ctx(agent), title="after").number
+
+
+def test_the_timeline_reads_as_names(make_incident, agent, agent2):
+    ci = CIFactory(name="mail-server")
+    incident = make_incident(user=agent, cis=[ci])
+    services.incident_assign(context=ctx(agent), incident=incident, assignee=agent2)
+    timeline = selectors.incident_timeline(incident)
+    assigned = next(item for item in timeline if item.kind == "assigned")
+    name = agent2.get_full_name() or agent2.get_username()
+    assert f"Assignee: {name}" in assigned.summary
+    assert "Status: New → Assigned" in assigned.summary
+    created = next(item for item in timeline if item.kind == "created")
+    assert "CIs: + mail-server" in created.summary
+    assert "Priority: P3" in created.summary
