@@ -29,7 +29,7 @@ from .forms import (
 )
 from .models import Incident
 from .selectors import incident_categories, incident_timeline
-from .ui_selectors import incident_cis, related_incidents, timeline_lines
+from .ui_selectors import incident_cis, related_incidents
 from .views import get_visible, ui_context
 
 #: action → (label, permission, form class or None).
@@ -81,7 +81,7 @@ def _page_context(request: HttpRequest, incident: Incident, **extra: Any) -> dic
         "actions": [(name, ACTIONS[name][0], action_forms[name]) for name in actions],
         "cis": incident_cis(incident),
         "related": list(related_incidents(incident)),
-        "timeline": timeline_lines(incident_timeline(incident)),
+        "timeline": incident_timeline(incident),
         "worklog_form": forms.get("worklog") or WorklogForm(),
         "link_form": forms.get("link") or LinkForm(),
         "edit_form": forms.get("edit"),

@@ -269,7 +269,7 @@ def test_timeline_shows_who_what_and_through_which_interface(
     page = agent_client.get(f"/incidents/{incident.pk}/").content.decode()
     assert agent.username in page and "Parts ordered" in page and "status" in page
     assert "via user" in page  # through which interface
-    assert f"caller: — → {end_user.username}" in page  # names, not ids
+    assert f"Caller: {end_user.username}" in page  # names, not ids
 
 
 def test_quick_log_logs_and_resolves_in_one_click(agent_client, agent):
