@@ -33,6 +33,7 @@ BENCHES = (
     "problems",
     "cab",
     "agent_deploy",
+    "queue",
 )
 API_BENCHES = ("ci_list", "ci_create", "bulk_create")
 
@@ -139,6 +140,14 @@ def main(argv: list[str] | None = None) -> int:
         except Exception:
             traceback.print_exc()
             failed.append("agent_deploy")
+    if "queue" in only:
+        try:
+            import bench_queue
+
+            bench_queue.run(ctx)
+        except Exception:
+            traceback.print_exc()
+            failed.append("queue")
     log(f"done in {time.monotonic() - started:.0f}s" + (f"; FAILED: {failed}" if failed else ""))
     return 1 if failed else 0
 

@@ -25,6 +25,9 @@ class IncidentsConfig(AppConfig):
         for model in (BusinessCalendar, WorkingHours, CalendarHoliday, SlaPolicy):
             post_save.connect(sla_services.sla_changed, sender=model, weak=False)
             post_delete.connect(sla_services.sla_changed, sender=model, weak=False)
+        from . import extensions
+
+        extensions.register()
         if seed_demo_step not in demo.extensions:
             demo.extensions.append(seed_demo_step)
 

@@ -34,6 +34,8 @@ urlpatterns = [
     path("changes/", include("changes.urls")),
     path("", include("incidents.problem_urls")),
     path("releases/", include("releases.urls")),
+    path("incidents/", include("incidents.urls")),
+    path("portal/", include("incidents.portal_urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
 ]

@@ -36,7 +36,11 @@ class LoginView(auth_views.LoginView):
 
 
 def home(request):
-    """The dashboard: the cards the apps registered (`itsm.registry.dashboard_cards`, "home")."""
+    """The dashboard: the cards the apps registered (`itsm.registry.dashboard_cards`, "home").
+    End users (self-service only, no staff permission) land on the portal instead."""
+    user = request.user
+    if user.has_perm("incidents.report_incident") and not user.has_perm("incidents.view_incident"):
+        return redirect("portal:home")
     cards = dashboard_cards.collect("home", request=request)
     return render(request, "home.html", {"cards": cards})
 

@@ -1,6 +1,7 @@
 """Tables of the service desk, one module per concern (incidents, SLAs, problems, trends)."""
 
 from .incident import Incident, QuickLogTemplate, WorkLogEntry
+from .saved_filter import SavedFilter
 from .sla import (
     BusinessCalendar,
     CalendarHoliday,
@@ -17,6 +18,7 @@ __all__ = [
     "EscalationRule",
     "Incident",
     "QuickLogTemplate",
+    "SavedFilter",
     "SlaPolicy",
     "WorkLogEntry",
     "WorkingHours",
