@@ -336,6 +336,7 @@ SPECTACULAR_SETTINGS = {
         "AuditSourceEnum": "itsm.choices.ChangeSource",
         "ReleaseStatusEnum": "releases.choices.ReleaseStatus",
         "ReleasePriorityEnum": "releases.choices.ReleasePriority",
+        "ChangePriorityEnum": "changes.choices.ChangePriority",
         "ReadinessDecisionEnum": "releases.choices.GoNoGo",
     },
 }
