@@ -37,12 +37,13 @@ def message(change, event: str) -> tuple[str, str]:
     """Subject and body of the e-mail of `event`."""
     base = getattr(settings, "SITE_URL", "").rstrip("/")
     link = f"{base}{change.get_absolute_url()}" if base else change.get_absolute_url()
+    # A window is only sure to be set for "scheduled"; the other subjects must not depend on it.
+    when = f"{change.planned_start:%Y-%m-%d %H:%M}" if change.planned_start else "(no window)"
     subjects = {
         "submitted": f"[{change.number}] awaits your vote: {change.title}",
         "decided": f"[{change.number}] {change.get_status_display()}: {change.title}",
         "info_requested": f"[{change.number}] information requested: {change.title}",
-        "scheduled": f"[{change.number}] scheduled {change.planned_start:%Y-%m-%d %H:%M}: "
-        f"{change.title}",
+        "scheduled": f"[{change.number}] scheduled {when}: {change.title}",
     }
     body = (
         f"{change.number} {change.title}\n"

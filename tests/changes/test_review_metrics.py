@@ -170,3 +170,14 @@ def test_changes_ready_for_release(approved, submitted):
     ready, waiting = approved(), submitted()
     assert list(selectors.changes_ready_for_release()) == [ready]
     assert waiting.status == ChangeStatus.SUBMITTED
+
+
+def test_an_rfc_without_a_window_is_submitted_and_mailed(
+    make_change, requester, cab, django_capture_on_commit_callbacks
+):
+    """The e-mail of a submitted RFC does not depend on its window (a draft may have none)."""
+    change = make_change(planned_start=None, planned_end=None)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.change_submit(context=ctx(requester), change=change)
+    assert len(mail.outbox) == len(cab)
+    assert change.number in mail.outbox[0].subject
