@@ -249,10 +249,13 @@ class TestSeededDemo:
         assert entries.filter(kind=HistoryEntry.Kind.CREATED).count() == (
             ConfigurationItem.objects.count()
         )
-        # Everything but what the demo agents reported is the seed's own.
-        assert set(entries.exclude(source="agent").values_list("source", "source_ref")) == {
-            ("system", "seed_demo")
-        }
+        # Everything but what the demo agents reported and the demo's deployed release wrote
+        # (software it installed, with its number as source) is the seed's own.
+        assert set(
+            entries.exclude(source__in=("agent", "release")).values_list("source", "source_ref")
+        ) == {("system", "seed_demo")}
+        released = set(entries.filter(source="release").values_list("kind", "source_ref"))
+        assert all(kind == "software" and ref.startswith("REL-") for kind, ref in released)
 
     # --- relationships and software ----------------------------------------------------------
 
