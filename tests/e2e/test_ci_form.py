@@ -7,7 +7,7 @@ import pytest
 from cmdb.models import ConfigurationItem
 from itsm import roles
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 def log_in(page, live_server, username, password):

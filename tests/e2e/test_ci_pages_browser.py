@@ -13,7 +13,7 @@ from cmdb.models import CIType, ConfigurationItem
 from itsm import roles
 from tests.factories import SYSTEM, CIFactory, link
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "Browser-Test-1"
 

@@ -7,7 +7,7 @@ import pytest
 from cmdb.models import ConfigurationItem, StatusChange
 from itsm import roles
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 def test_create_find_and_move_a_ci_to_production(live_server, page, make_user):

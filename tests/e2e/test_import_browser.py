@@ -11,7 +11,7 @@ from cmdb.models import CIType, ConfigurationItem
 from itsm import roles
 from tests.factories import CIFactory
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 def upload(page, tmp_path, name: str, text: str, match_on: str = "") -> None:

@@ -12,7 +12,7 @@ from itsm import roles
 from tests.incidents.analysis_data import planted
 from tests.incidents.problem_factories import make_incident, make_problem
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "Browser-Test-1"
 
