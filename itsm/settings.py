@@ -308,9 +308,11 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "ITSM service desk and CMDB API",
     "DESCRIPTION": (
-        "Configuration management (CIs, relationships, impact, history, CSV import/export) and "
-        "signed agent inventory. Service desk, change and release endpoints arrive with their "
-        "features."
+        "Configuration management (CIs, relationships, impact, history, CSV import/export), "
+        "signed agent inventory and deployments, the service desk (incidents, SLAs, problems, "
+        "known errors, root-cause comparison, trends), change management (RFCs, approvals, "
+        "CAB votes, calendar, conflicts, metrics) and release management (releases, software "
+        "library, readiness, phased deployment)."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
