@@ -38,6 +38,7 @@ PLAN = [
 ]
 
 pytestmark = [
+    pytest.mark.crash,
     pytest.mark.postgres,
     pytest.mark.slow,
     pytest.mark.django_db(transaction=True),
