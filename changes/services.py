@@ -4,8 +4,9 @@ Every service takes keyword-only arguments and a `ChangeContext`, checks the per
 locks the RFC (`select_for_update`), checks the move against `choices.CHANGE_TRANSITIONS`,
 saves, and writes the RFC's change log (`itsm.audit.record`), in one transaction. Votes, CAB
 meetings and approval routing are in `cab_services`; scheduling and blackouts in
-`calendar_services`; the catalogue (templates, blackouts, bodies) in `catalogue_services`. All
-are re-exported here.
+`calendar_services`; implementation, review, closing, cancelling and log events in
+`completion_services`; the catalogue (templates, blackouts, bodies) in `catalogue_services`.
+All are re-exported here.
 
 Who may do what: Service Desk and Change Manager raise RFCs (`changes.add_change`); the
 originator edits, submits, resubmits and cancels their own RFC, a Change Manager
@@ -27,7 +28,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from cmdb.models import ConfigurationItem
-from incidents.models import Incident
 from itsm.audit import ChangeContext, record
 from itsm.exceptions import ApplicationError, ConflictError, PermissionDeniedError
 from itsm.numbering import next_number
@@ -38,7 +38,6 @@ from .choices import (
     CHANGE_TRANSITIONS,
     ChangeStatus,
     ChangeType,
-    ReviewOutcome,
 )
 from .models import (
     NUMBER_PREFIX,
@@ -421,107 +420,6 @@ def _check_submittable(change: Change) -> None:
         raise ApplicationError("The RFC cannot be submitted yet.", extra=errors)
 
 
-@transaction.atomic
-def change_implement(*, context: ChangeContext, change: Change, note: str = "") -> Change:
-    """Record an approved or scheduled RFC as implemented (by hand, or by a release)."""
-    require_permission(context, "changes.implement_change")
-    change = lock_change(change)
-    change.implemented_at = timezone.now()
-    return move(
-        context=context,
-        change=change,
-        new=ChangeStatus.IMPLEMENTED,
-        kind="implemented",
-        changes={"note": note} if note else {},
-        fields=["implemented_at"],
-    )
-
-
-@transaction.atomic
-def change_review(
-    *,
-    context: ChangeContext,
-    change: Change,
-    outcome: str,
-    notes: str = "",
-    incidents: Iterable[Incident | int] = (),
-) -> Change:
-    """The post-implementation review: the outcome (successful, failed, backed out) and the
-    incidents the change caused."""
-    require_permission(context, "changes.implement_change")
-    if outcome not in ReviewOutcome.values:
-        raise ApplicationError(
-            f"Unknown outcome {outcome!r}.", extra={"outcome": list(ReviewOutcome.values)}
-        )
-    change = lock_change(change)
-    check_move(change, ChangeStatus.REVIEWED)
-    ids = sorted({i.pk if isinstance(i, Incident) else int(i) for i in incidents})
-    found = set(Incident.objects.filter(pk__in=ids).values_list("pk", flat=True))
-    if len(found) != len(ids):
-        raise ApplicationError("Unknown incidents.", extra={"incidents": sorted(set(ids) - found)})
-    change.outcome, change.review_notes = outcome, notes
-    if ids:
-        change.caused_incidents.add(*ids)
-    return move(
-        context=context,
-        change=change,
-        new=ChangeStatus.REVIEWED,
-        kind="reviewed",
-        changes={
-            "outcome": {"old": "", "new": outcome},
-            "caused_incidents": {"added": ids, "removed": []},
-        },
-        fields=["outcome", "review_notes"],
-    )
-
-
-@transaction.atomic
-def change_close(*, context: ChangeContext, change: Change, note: str = "") -> Change:
-    """Close a reviewed RFC."""
-    require_permission(context, "changes.manage_change")
-    change = lock_change(change)
-    change.closed_at = timezone.now()
-    return move(
-        context=context,
-        change=change,
-        new=ChangeStatus.CLOSED,
-        kind="closed",
-        changes={"note": note} if note else {},
-        fields=["closed_at"],
-    )
-
-
-@transaction.atomic
-def change_cancel(*, context: ChangeContext, change: Change, reason: str = "") -> Change:
-    """Cancel an open RFC (originator or Change Manager)."""
-    require_permission(context, "changes.add_change")
-    change = lock_change(change)
-    require_originator_or_manager(context, change)
-    change.closed_at = timezone.now()
-    return move(
-        context=context,
-        change=change,
-        new=ChangeStatus.CANCELLED,
-        kind="cancelled",
-        changes={"reason": reason} if reason else {},
-        fields=["closed_at"],
-    )
-
-
-@transaction.atomic
-def change_log_event(
-    *, context: ChangeContext, change: Change, message: str, data: dict | None = None
-) -> None:
-    """An event in the RFC's change log without a status move (e.g. a release's progress)."""
-    require_permission(context, "changes.view_change")
-    record(
-        obj=change,
-        kind="event",
-        changes={"message": message, **({"data": data} if data else {})},
-        context=context,
-    )
-
-
 # Re-exports: every write of the app is reachable from here.
 from .cab_services import (  # noqa: E402
     cab_meeting_add_item,
@@ -541,6 +439,13 @@ from .catalogue_services import (  # noqa: E402
     template_create,
     template_delete,
     template_update,
+)
+from .completion_services import (  # noqa: E402
+    change_cancel,
+    change_close,
+    change_implement,
+    change_log_event,
+    change_review,
 )
 
 __all__ = [
