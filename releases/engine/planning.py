@@ -15,6 +15,7 @@ from cmdb.filtersets import CIFilterSet
 from cmdb.models import ConfigurationItem
 from itsm.exceptions import ApplicationError
 
+from .. import sql
 from ..choices import GateKind, StepPhase, StepState, TargetState
 from ..models import (
     Deployment,
@@ -151,6 +152,7 @@ def plan_waves(*, deployment: Deployment, release: Release, plan: list[dict[str,
             [DeploymentTarget(deployment=deployment, wave=row, ci_id=pk) for pk in picked],
             batch_size=2000,
         )
+    sql.refresh_statistics(DeploymentTarget, len(ci_ids))
     return len(ci_ids)
 
 
@@ -182,6 +184,7 @@ def create_steps(
         for index, ps in enumerate(package_steps)
     ]
     DeploymentStep.objects.bulk_create(steps, batch_size=2000)
+    sql.refresh_statistics(DeploymentStep, len(steps))
     from .transitions import transition_many
 
     transition_many(

@@ -13,6 +13,7 @@ import datetime as dt
 import logging
 import os
 import socket
+import time
 from typing import Any
 
 from django.conf import settings
@@ -22,7 +23,7 @@ from django.utils import timezone
 
 from itsm.exceptions import ApplicationError, ConflictError, PermissionDeniedError
 
-from .. import executors
+from .. import executors, sql
 from ..choices import (
     DeploymentStatus,
     StepPhase,
@@ -100,8 +101,24 @@ def _claim(step: DeploymentStep, *, attempt: int, owner: str, deployment_status:
     )
 
 
+def _claim_by_sql(owner: str, **which: int) -> DeploymentStep | None:
+    """The claim as one statement (PostgreSQL): `step_id` and `attempt`, or `target_id`."""
+    now = timezone.now()
+    return sql.claim_step(
+        **which,
+        owner=owner,
+        lease_until=now + dt.timedelta(seconds=lease_seconds()),
+        now=now,
+        active_targets=ACTIVE_TARGET,
+        claiming_for_phase=CLAIMING_FOR_PHASE,
+        message=f"claimed by {owner}",
+    )
+
+
 def step_claim(*, step_id: int, attempt: int, owner: str = WORKER) -> DeploymentStep | None:
     """Claim one step for `owner` if it is still claimable at this attempt, else None."""
+    if sql.available():
+        return _claim_by_sql(owner, step_id=step_id, attempt=attempt)
     step = (
         claimable(DeploymentStep.objects.filter(pk=step_id))
         .select_related("target", "deployment", "deployment__release")
@@ -114,25 +131,81 @@ def step_claim(*, step_id: int, attempt: int, owner: str = WORKER) -> Deployment
     return step
 
 
+def _claim_next(target: DeploymentTarget, *, owner: str) -> DeploymentStep | None:
+    """Claim the target's next pending step for `owner` (the worker that ran the step before
+    it), if claimable now; its deployment is the target's."""
+    if sql.available():
+        step = _claim_by_sql(owner, target_id=target.pk)
+    else:
+        step = (
+            claimable(DeploymentStep.objects.filter(target_id=target.pk))
+            .select_related("target", "deployment", "deployment__release")
+            .order_by("order")
+            .first()
+        )
+        if step is not None and not _claim(
+            step, attempt=step.attempt, owner=owner, deployment_status=step.deployment.status
+        ):
+            step = None
+    if step is not None:
+        step.deployment = target.deployment
+    return step
+
+
+def chain_seconds() -> float:
+    """How long one `run_step` task goes on running the following steps of its target itself
+    (each claimed with the previous one's result) before it leaves the rest to new messages:
+    kept well below the task's time limit, so a step started late in the chain still has
+    nearly all of it."""
+    default = lease_seconds() / 10
+    return float(getattr(settings, "RELEASES_CHAIN_SECONDS", default))
+
+
+def _execute(step: DeploymentStep) -> StepResult:
+    executor = executors.get(step.deployment.executor)
+    try:
+        return executor.run_step(step, params=step.deployment.simulation or {})
+    except Exception as exc:  # the executor's failure is the step's failure, logged
+        logger.exception("step %s failed in its executor", step.pk)
+        return StepResult(ok=False, log=f"executor error: {exc}")
+
+
 def step_run(*, step_id: int, attempt: int) -> str:
     """Claim the step, run it with the deployment's executor, record the result (the body of
-    the `releases.run_step` task). Returns what happened, for the worker's log."""
+    the `releases.run_step` task). While within `chain_seconds()`, the target's next step is
+    claimed with this result, in the same transaction, and run here too: one message per
+    target rather than per step. Returns what happened to the first step, for the worker's
+    log."""
+    deadline = time.monotonic() + chain_seconds()
     step = step_claim(step_id=step_id, attempt=attempt)
     if step is None:
         return "not claimable (already claimed, finished, stale attempt, or paused)"
-    executor = executors.get(step.deployment.executor)
-    try:
-        result = executor.run_step(step, params=step.deployment.simulation or {})
-    except Exception as exc:  # the executor's failure is the step's failure, logged
-        logger.exception("step %s failed in its executor", step.pk)
-        result = StepResult(ok=False, log=f"executor error: {exc}")
-    recorded = record_result(step=step, result=result, owner=WORKER)
-    return step.state if recorded else "result discarded (lease lost)"
+    outcomes: list[str] = []
+    while step is not None:
+        result = _execute(step)
+        recorded, following = _record(
+            step=step, result=result, owner=WORKER, chain=time.monotonic() < deadline
+        )
+        outcomes.append(step.state if recorded else "result discarded (lease lost)")
+        step = following
+    if len(outcomes) > 1:
+        logger.debug(
+            "step %s ran with %d following step(s): %s", step_id, len(outcomes) - 1, outcomes
+        )
+    return outcomes[0]
 
 
 def record_result(*, step: DeploymentStep, result: StepResult, owner: str | None = None) -> bool:
     """Record the result of the step's current attempt; move its target on. False when the
     attempt is no longer current (the lease expired and the step was retried)."""
+    return _record(step=step, result=result, owner=owner, chain=False)[0]
+
+
+def _record(
+    *, step: DeploymentStep, result: StepResult, owner: str | None, chain: bool
+) -> tuple[bool, DeploymentStep | None]:
+    """Record the result; with `chain`, also claim the target's next step for `owner` in the
+    same transaction (instead of sending its message) and return it."""
     where: dict[str, Any] = {"attempt": step.attempt}
     if owner is not None:
         where["lease_owner"] = owner[:200]
@@ -153,37 +226,48 @@ def record_result(*, step: DeploymentStep, result: StepResult, owner: str | None
             },
         )
         if not moved:
-            return False
+            return False, None
         if result.on_record is not None:
             result.on_record()
-        _after_step(step, ok=to_state != StepState.FAILED)
-    return True
+        following = _after_step(
+            step, ok=to_state != StepState.FAILED, chain_owner=owner if chain else None
+        )
+    return True, following
 
 
-def _after_step(step: DeploymentStep, *, ok: bool) -> None:
-    """Move the step's target on: dispatch its next step, or finish it. The target is the one
-    read with the claim: if it moved since (a backout), the version-checked moves below do
-    nothing, and only a pending step is ever dispatched."""
+def _after_step(
+    step: DeploymentStep, *, ok: bool, chain_owner: str | None = None
+) -> DeploymentStep | None:
+    """Move the step's target on: its next step (claimed for `chain_owner` and returned, or
+    dispatched), or finish it. The target is the one read with the claim: if it moved since
+    (a backout), the version-checked moves below do nothing, and only a pending step is ever
+    dispatched or claimed."""
     target = step.target
     if "deployment" not in step._state.fields_cache:
         step.deployment = Deployment.objects.select_related("release").get(pk=step.deployment_id)
     target.deployment = step.deployment
     if target.state not in ACTIVE_TARGET:
-        return  # e.g. the step of a target being backed out as a whole: nothing more to do
+        return None  # e.g. the step of a target being backed out as a whole: nothing more to do
     if not ok:
         _fail_target(target, reason=f"step {step.order} “{step.name}” failed")
-        return
-    following = (
+        return None
+    remote = executors.get(target.deployment.executor).is_remote
+    if chain_owner is not None and not remote:
+        following = _claim_next(target, owner=chain_owner)
+        if following is not None:
+            return following
+    pending = (
         DeploymentStep.objects.filter(target_id=target.pk, state=StepState.PENDING)
         .order_by("order")
         .values_list("pk", "attempt")
         .first()
     )
-    if following is not None:
+    if pending is not None:
         # Its message's age is this step's `finished_at` (the reconciler's redispatch rule).
-        dispatch(target.deployment.executor, [following])
-        return
+        dispatch(target.deployment.executor, [pending])
+        return None
     finish_target(target)
+    return None
 
 
 def _fail_target(target: DeploymentTarget, *, reason: str) -> None:

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from itsm.exceptions import ApplicationError
 
+from .. import sql
 from ..choices import (
     DEPLOYMENT_TRANSITIONS,
     STEP_TRANSITIONS,
@@ -134,6 +135,54 @@ def transition(
     for from_state in froms:
         check_move(model, from_state, to_state)
     version = obj.version if expected_version is None else expected_version  # type: ignore[attr-defined]
+    from_state = current if current in froms else froms[0]
+    if sql.available() and not any(
+        hasattr(v, "resolve_expression") for v in (updates or {}).values()
+    ):
+        moved = sql.transition_row(
+            model,
+            pk=obj.pk,
+            state_field=machine.field,
+            object_type=machine.object_type,
+            froms=froms,
+            from_state=from_state,
+            to_state=to_state,
+            version=version,
+            updates=updates or {},
+            where=where or {},
+            message=event,
+            data=data,
+            now=timezone.now(),
+        )
+    else:
+        moved = _transition_orm(
+            obj, machine, froms, from_state, to_state, version, event, data, updates, where
+        )
+    if not moved:
+        return False
+    setattr(obj, machine.field, to_state)
+    obj.version = version + 1  # type: ignore[attr-defined]
+    for name, value in (updates or {}).items():
+        if not hasattr(value, "resolve_expression"):
+            setattr(obj, name, value)
+    return True
+
+
+def _transition_orm(
+    obj: models.Model,
+    machine: Machine,
+    froms: list[str],
+    from_state: str,
+    to_state: str,
+    version: int,
+    event: str,
+    data: dict[str, Any] | None,
+    updates: Mapping[str, Any] | None,
+    where: Mapping[str, Any] | None,
+) -> bool:
+    """The move through the ORM: the conditional UPDATE, then its event (SQLite, and updates
+    holding expressions)."""
+    model = type(obj)
     values = {machine.field: to_state, "version": F("version") + 1, **(updates or {})}
     with transaction.atomic(savepoint=False):
         changed = model._default_manager.filter(
@@ -141,7 +190,6 @@ def transition(
         ).update(**values)
         if not changed:
             return False
-        from_state = current if current in froms else froms[0]
         event_new(
             deployment_id=_deployment_id(obj),
             object_type=machine.object_type,
@@ -151,11 +199,6 @@ def transition(
             message=event,
             data=data,
         ).save()
-    setattr(obj, machine.field, to_state)
-    obj.version = version + 1  # type: ignore[attr-defined]
-    for name, value in (updates or {}).items():
-        if not hasattr(value, "resolve_expression"):
-            setattr(obj, name, value)
     return True
 
 

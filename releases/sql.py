@@ -1,0 +1,277 @@
+"""Plain SQL of the deployment engine on PostgreSQL, kept where bench/bench_releases.py shows
+it pays: a step's claim and a state move, each with its event row, as one statement.
+
+Through the ORM a move was a conditional UPDATE and an INSERT of its event, each compiled by
+Django (≈ 1 ms of Python per statement) and a round trip; a claim was a SELECT with three
+joins, the Meta orderings and an anti-join, then the move. Here each is one data-modifying
+common table expression: the UPDATE's `RETURNING` feeds the event's `INSERT … SELECT`, so
+zero rows moved writes no event, exactly as the ORM path (`transitions.transition`) does.
+On SQLite the engine keeps the ORM path; tests/releases/test_sql.py compares both on
+PostgreSQL (same rows, same events).
+
+Every value is bound; the text holds only table and column names from the models' `_meta`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import psycopg
+from django.db import connection, models
+
+from .choices import StepState
+from .models import Deployment, DeploymentEvent, DeploymentStep, DeploymentTarget, Release
+
+STEP = DeploymentStep._meta.db_table
+TARGET = DeploymentTarget._meta.db_table
+DEPLOYMENT = Deployment._meta.db_table
+RELEASE = Release._meta.db_table
+EVENT = DeploymentEvent._meta.db_table
+
+#: Target columns returned with a claim; the JSON snapshots stay deferred (loaded if used).
+TARGET_FIELDS = ("id", "deployment_id", "wave_id", "ci_id", "state", "version", "started_at")
+UNFINISHED = [StepState.PENDING, StepState.CLAIMED, StepState.RUNNING]
+
+
+def available() -> bool:
+    """Whether the plain-SQL path applies (PostgreSQL; SQLite keeps the ORM path)."""
+    return connection.vendor == "postgresql"
+
+
+#: psycopg prepares a statement by itself after this many runs: out of reach, so only ours,
+#: asked for explicitly, are prepared (Django leaves it at None, which would forbid ours too).
+NEVER_BY_COUNT = 2**31 - 1
+
+
+class PreparingCursor(psycopg.Cursor):
+    """A psycopg cursor that binds on the server and prepares what it executes."""
+
+    def execute(self, query, params=None, *, prepare=True, binary=None):
+        return super().execute(query, params, prepare=prepare, binary=binary)
+
+
+def _cursor():
+    """A Django cursor (logged and counted like any other) over a `PreparingCursor`: each of
+    the engine's statements is parsed and planned once per connection, as a claim's parse
+    and plan cost more than its execution (≈ 0.5 ms against 0.05 ms, bench/README.md).
+    Django's own cursors bind on the client and never prepare; nothing changes for them."""
+    connection.ensure_connection()
+    raw = connection.connection
+    if raw.prepare_threshold is None:
+        raw.prepare_threshold = NEVER_BY_COUNT
+    return connection._prepare_cursor(PreparingCursor(raw))  # type: ignore[attr-defined]
+
+
+def _columns(model: type[models.Model], names: Iterable[str] | None = None) -> list[models.Field]:
+    fields = [f for f in model._meta.concrete_fields]
+    if names is None:
+        return fields
+    wanted = set(names)
+    return [f for f in fields if f.attname in wanted]
+
+
+def _load(model: type[models.Model], fields: Sequence[models.Field], values: Sequence[Any]):
+    """A model instance from raw values (JSON decoded as the ORM would); fields not given are
+    deferred, so Django loads them on first access."""
+    decoded = [
+        f.from_db_value(v, None, connection) if hasattr(f, "from_db_value") else v
+        for f, v in zip(fields, values, strict=True)
+    ]
+    return model.from_db(connection.alias, [f.attname for f in fields], decoded)
+
+
+def _event_cte(source: str, deployment_col: str = "deployment_id", id_col: str = "id") -> str:
+    return (
+        f"INSERT INTO {EVENT} (deployment_id, at, kind, object_type, object_id, from_state, "
+        f"to_state, message, data) SELECT {deployment_col}, %(now)s, 'transition', "
+        f"%(object_type)s, {id_col}, %(from_state)s, %(to_state)s, %(message)s, %(data)s "
+        f"FROM {source}"
+    )
+
+
+def _field(model: type[models.Model], name: str) -> models.Field:
+    field = model._meta.get_field(name)
+    assert isinstance(field, models.Field), name
+    return field
+
+
+def _json(model: type[models.Model], name: str, value: Any) -> Any:
+    return _field(model, name).get_db_prep_save(value, connection)
+
+
+# --- one move, with its event ---------------------------------------------------------------
+
+
+def transition_row(
+    model: type[models.Model],
+    *,
+    pk: int,
+    state_field: str,
+    object_type: str,
+    froms: Sequence[str],
+    from_state: str,
+    to_state: str,
+    version: int,
+    updates: Mapping[str, Any],
+    where: Mapping[str, Any],
+    message: str,
+    data: Mapping[str, Any] | None,
+    now: dt.datetime,
+) -> bool:
+    """`UPDATE … SET state, version + 1, updates WHERE id, version, state IN froms, where`
+    and its event row, in one statement. Returns whether the row moved."""
+    meta = model._meta
+    params: dict[str, Any] = {
+        "pk": pk,
+        "version": version,
+        "froms": list(froms),
+        "to_state": to_state,
+        "from_state": from_state,
+        "object_type": object_type,
+        "message": message[:10_000],
+        "data": _json(DeploymentEvent, "data", data or {}),
+        "now": now,
+    }
+    sets = [f"{_field(model, state_field).column} = %(to_state)s", "version = version + 1"]
+    for i, (name, value) in enumerate(updates.items()):
+        field = _field(model, name)
+        if isinstance(value, models.Model):  # a foreign key given as an instance
+            value = value.pk
+        params[f"u{i}"] = field.get_db_prep_save(value, connection)
+        sets.append(f"{field.column} = %(u{i})s")
+    conditions = [
+        "id = %(pk)s",
+        "version = %(version)s",
+        f"{_field(model, state_field).column} = ANY(%(froms)s)",
+    ]
+    for i, (name, value) in enumerate(where.items()):
+        field = _field(model, name)
+        params[f"w{i}"] = field.get_db_prep_value(value, connection)
+        conditions.append(f"{field.column} = %(w{i})s")
+    deployment_col = "id" if model is Deployment else "deployment_id"
+    sql = (
+        f"WITH moved AS (UPDATE {meta.db_table} SET {', '.join(sets)} "
+        f"WHERE {' AND '.join(conditions)} RETURNING id, {deployment_col} AS deployment_id), "
+        f"event AS ({_event_cte('moved')}) SELECT count(*) FROM moved"
+    )
+    with _cursor() as cursor:
+        cursor.execute(sql, params)
+        return bool(cursor.fetchone()[0])
+
+
+# --- a step's claim -------------------------------------------------------------------------
+
+_STEP_FIELDS = _columns(DeploymentStep)
+_TARGET_FIELDS = _columns(DeploymentTarget, TARGET_FIELDS)
+_DEPLOYMENT_FIELDS = _columns(Deployment)
+
+_CLAIM = (
+    "WITH claimed AS ("
+    f"UPDATE {STEP} s SET state = %(to_state)s, version = s.version + 1, "
+    "lease_owner = %(owner)s, lease_expires_at = %(lease)s, started_at = %(now)s "
+    f"FROM {TARGET} t, {DEPLOYMENT} d, {RELEASE} r "
+    "WHERE s.id = {step_id} AND s.state = %(from_state)s {attempt} "
+    "AND t.id = s.target_id AND t.state = ANY(%(active_targets)s) "
+    "AND d.id = s.deployment_id AND r.id = d.release_id AND ({phase_gate}) "
+    f"AND NOT EXISTS (SELECT 1 FROM {STEP} e WHERE e.target_id = s.target_id "
+    'AND e."order" < s."order" AND e.state = ANY(%(unfinished)s)) '
+    "RETURNING "
+    + ", ".join(f"s.{f.column} AS s_{f.column}" for f in _STEP_FIELDS)
+    + ", "
+    + ", ".join(f"t.{f.column} AS t_{f.column}" for f in _TARGET_FIELDS)
+    + ", "
+    + ", ".join(f"d.{f.column} AS d_{f.column}" for f in _DEPLOYMENT_FIELDS)
+    + ", r.number AS r_number), "
+    f"event AS ({_event_cte('claimed', 's_deployment_id', 's_id')}) SELECT * FROM claimed"
+)
+_BY_ID = "%(step)s"
+_NEXT_OF_TARGET = (
+    f"(SELECT n.id FROM {STEP} n WHERE n.target_id = %(target)s AND n.state = %(from_state)s "
+    'ORDER BY n."order" LIMIT 1)'
+)
+
+
+def _phase_gate(claiming_for_phase: Mapping[str, Iterable[str]], params: dict[str, Any]) -> str:
+    parts = []
+    for i, (phase, statuses) in enumerate(sorted(claiming_for_phase.items())):
+        params[f"phase{i}"], params[f"statuses{i}"] = phase, sorted(statuses)
+        parts.append(f"(s.phase = %(phase{i})s AND d.status = ANY(%(statuses{i})s))")
+    return " OR ".join(parts)
+
+
+def claim_step(
+    *,
+    step_id: int | None = None,
+    target_id: int | None = None,
+    attempt: int | None = None,
+    owner: str,
+    lease_until: dt.datetime,
+    now: dt.datetime,
+    active_targets: Iterable[str],
+    claiming_for_phase: Mapping[str, Iterable[str]],
+    message: str,
+) -> DeploymentStep | None:
+    """Claim step `step_id` (at `attempt`), or the next pending step of `target_id`, if it is
+    claimable now: pending, its target active, its deployment's status letting its phase
+    claim, no earlier step of the target unfinished. Returns the step with its target and
+    deployment (and the release's number) loaded, or None."""
+    params: dict[str, Any] = {
+        "step": step_id,
+        "target": target_id,
+        "attempt": attempt,
+        "owner": owner[:200],
+        "lease": lease_until,
+        "now": now,
+        "from_state": StepState.PENDING,
+        "to_state": StepState.CLAIMED,
+        "active_targets": list(active_targets),
+        "unfinished": UNFINISHED,
+        "object_type": "step",
+        "message": message[:10_000],
+        "data": _json(DeploymentEvent, "data", {}),
+    }
+    sql = _CLAIM.format(
+        step_id=_BY_ID if step_id is not None else _NEXT_OF_TARGET,
+        attempt="AND s.attempt = %(attempt)s" if attempt is not None else "",
+        phase_gate=_phase_gate(claiming_for_phase, params),
+    )
+    with _cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    a, b = len(_STEP_FIELDS), len(_STEP_FIELDS) + len(_TARGET_FIELDS)
+    c = b + len(_DEPLOYMENT_FIELDS)
+    step = _load(DeploymentStep, _STEP_FIELDS, row[:a])
+    target = _load(DeploymentTarget, _TARGET_FIELDS, row[a:b])
+    deployment = _load(Deployment, _DEPLOYMENT_FIELDS, row[b:c])
+    deployment.release = Release.from_db(
+        connection.alias, ["id", "number"], [deployment.release_id, row[c]]
+    )
+    target.deployment = deployment
+    step.target, step.deployment = target, deployment
+    return step
+
+
+# --- planner statistics ---------------------------------------------------------------------
+
+
+def refresh_statistics(model: type[models.Model], added: int) -> bool:
+    """ANALYZE the model's table after a bulk insert of `added` rows that autovacuum would
+    count as a big change (50 rows + 10 % of the table, its own rule), so the claims that
+    follow at once are planned on the table as it now is. Without it, a wave of thousands of
+    steps inserted into a table the statistics still think empty gets plans that scan the
+    whole deployment per claim (bench/README.md). Returns whether it ran."""
+    if not available() or added <= 0:
+        return False
+    table = model._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [table])
+        row = cursor.fetchone()
+        known = max(float(row[0]) if row else 0.0, 0.0)
+        if added < 50 + 0.1 * known:
+            return False
+        cursor.execute(f"ANALYZE {table}")
+    return True
