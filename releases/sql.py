@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import psycopg
+from django.conf import settings
 from django.db import connection, models
 
 from .choices import StepState
@@ -56,7 +57,11 @@ def _cursor():
     """A Django cursor (logged and counted like any other) over a `PreparingCursor`: each of
     the engine's statements is parsed and planned once per connection, as a claim's parse
     and plan cost more than its execution (≈ 0.5 ms against 0.05 ms, bench/README.md).
-    Django's own cursors bind on the client and never prepare; nothing changes for them."""
+    Django's own cursors bind on the client and never prepare; nothing changes for them.
+    `RELEASES_PREPARED_STATEMENTS = False` (env) turns it off, e.g. behind a PgBouncer in
+    transaction mode, where a prepared statement may be on another server connection."""
+    if not getattr(settings, "RELEASES_PREPARED_STATEMENTS", True):
+        return connection.cursor()
     connection.ensure_connection()
     raw = connection.connection
     if raw.prepare_threshold is None:
