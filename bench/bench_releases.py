@@ -228,6 +228,17 @@ def _in_process_case(ctx: Context, n: int) -> None:
     )
 
 
+def _wait_for_worker(app, worker, timeout: float = 60.0) -> None:
+    """Until the worker answers a ping (its start, under load, is not part of the figure)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        worker.check()
+        if app.control.ping(timeout=0.5):
+            time.sleep(0.5)  # the pool's processes come up right after the main one
+            return
+    raise RuntimeError("the celery worker did not answer within a minute")
+
+
 def _deploy_case(ctx: Context, n: int, workers: int) -> None:
     from bench_ingest import CeleryWorker
     from django.db import connections
@@ -251,7 +262,7 @@ def _deploy_case(ctx: Context, n: int, workers: int) -> None:
     release = _ready_release(n)
     connections.close_all()
     worker.start()
-    time.sleep(3)  # the worker connects to the broker
+    _wait_for_worker(app, worker)
     try:
         started = time.monotonic()
         deployment = services.deployment_start(
