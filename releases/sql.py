@@ -50,7 +50,19 @@ class PreparingCursor(psycopg.Cursor):
     """A psycopg cursor that binds on the server and prepares what it executes."""
 
     def execute(self, query, params=None, *, prepare=True, binary=None):
-        return super().execute(query, params, prepare=prepare, binary=binary)
+        result = super().execute(query, params, prepare=prepare, binary=binary)
+        if self._query is None:
+            # A prepared statement sends no text: give Django's query log (debug tools, query
+            # counts) the statement as written, placeholders and all.
+            self._query = _Text(query.encode() if isinstance(query, str) else query)  # type: ignore[assignment]
+        return result
+
+
+class _Text:
+    """What Django's `last_executed_query` reads of a psycopg query: its text."""
+
+    def __init__(self, query: bytes) -> None:
+        self.query = query
 
 
 def _cursor():
