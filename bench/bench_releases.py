@@ -255,6 +255,11 @@ def _deploy_case(ctx: Context, n: int, workers: int) -> None:
         "CELERY_TASK_DEFAULT_QUEUE": queue,
         "RELEASES_REDISPATCH_SECONDS": "600",
     }
+    from django.conf import settings
+
+    # The bench process plays celery beat: its reconciler must not re-send the messages of a
+    # big wave still waiting in the queue either.
+    settings.RELEASES_REDISPATCH_SECONDS = int(env["RELEASES_REDISPATCH_SECONDS"])
     app.conf.broker_url = BROKER
     app.conf.task_always_eager = False
     app.conf.task_default_queue = queue
