@@ -7,10 +7,10 @@
 - `POST /api/v1/agents/deployments/<step>/result/`: the result of one attempt of one step.
   Refused (403) for a step that is not of this agent's CI, (409) for an attempt that is not the
   current one or a step not waiting for a result; nothing is written then.
-- `POST /api/v1/agents/deployments/<step>/heartbeat/`: `{"attempt", "progress"}` while a step
-  runs, every `heartbeat_seconds` (in the GET answer): extends the lease of this agent's
-  current attempt (`engine.leases.step_heartbeat`), optionally appending a progress line to
-  the step's log. Refused (403) for another agent's step, (409) for an old attempt or a step
+- `POST /api/v1/agents/deployments/<step>/heartbeat/`: `{"attempt", "running", "progress"}`
+  every `heartbeat_seconds` (in the GET answer) for each step handed out and not reported yet:
+  extends the lease of this agent's current attempt (`engine.leases.step_heartbeat`); the step
+  being run (`running`, default true) moves to running; `progress` appends a line to its log. Refused (403) for another agent's step, (409) for an old attempt or a step
   not claimed or running; nothing is changed then.
 - `GET  /api/v1/agents/deployments/artifacts/<id>/`: the stored file of an artifact the agent
   has a step for, streamed.
@@ -214,6 +214,7 @@ class HeartbeatSerializer(serializers.Serializer):
 
     attempt = serializers.IntegerField(min_value=1)
     progress = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
+    running = serializers.BooleanField(required=False, default=True)
 
 
 class AgentStepHeartbeatView(SignedAgentView):
@@ -247,6 +248,7 @@ class AgentStepHeartbeatView(SignedAgentView):
                 owner=lease_owner(verified),
                 ci_id=ci_id,
                 progress=data.get("progress", ""),
+                running=data["running"],
             )
         except ApplicationError as exc:
             return Response({"detail": str(exc), **exc.extra}, status=exc.status_code)

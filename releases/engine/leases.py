@@ -9,8 +9,8 @@ a heartbeat every `heartbeat_seconds()` while the step runs, and each one pushes
 A heartbeat is one conditional UPDATE on (id, attempt, state in claimed/running, lease owner,
 the agent's CI) that also bumps the version, so an `advance` that read the step as expired just
 before (its move to lost is conditioned on that version) moves nothing. The first heartbeat of
-an attempt moves the step from claimed to running through `transition` (its one event row:
-"the agent is working on it"); later ones write no event. A heartbeat that arrives after the
+an attempt for the step the agent is running moves it from claimed to running through
+`transition` (its one event row: "the agent is working on it"); later ones write no event. A heartbeat that arrives after the
 lease expired but before `advance` marked the step lost still renews it: the agent is alive.
 """
 
@@ -75,13 +75,21 @@ def _log_with(line: str):
 
 @transaction.atomic
 def step_heartbeat(
-    *, step_id: int, attempt: int, owner: str, ci_id: int | None = None, progress: str = ""
+    *,
+    step_id: int,
+    attempt: int,
+    owner: str,
+    ci_id: int | None = None,
+    progress: str = "",
+    running: bool = True,
 ) -> Heartbeat:
     """Extend the lease of attempt `attempt` of a step claimed by `owner` (for the agent
     executor, `ci_id` is the agent's CI) by `lease_seconds()` from now, appending `progress`
-    (one line) to the step's log. Refused, nothing changed: 404 no such step; 403 a step of
-    another CI, or leased by another owner; 409 another attempt, or a step not claimed or
-    running (finished, lost, retried, skipped)."""
+    (one line) to the step's log. `running`: the owner is running it (a claimed step moves to
+    running); False for a step claimed in the same batch that waits its turn. Refused,
+    nothing changed: 404 no such step; 403 a step of another CI, or leased by another owner;
+    409 another attempt, or a step not claimed or running (finished, lost, retried,
+    skipped)."""
     step = (
         DeploymentStep.objects.select_related("target")
         .only(
@@ -120,13 +128,17 @@ def step_heartbeat(
         updates["log"] = _log_with(line) if step.log else Value(line)
     where = {"attempt": attempt, "lease_owner": owner[:200]}
     state: str
-    if step.state == StepState.CLAIMED and transition(
-        step,
-        StepState.RUNNING,
-        expected_from=StepState.CLAIMED,
-        where=where,
-        event=f"running: heartbeat of {owner}",
-        updates=updates,
+    if (
+        running
+        and step.state == StepState.CLAIMED
+        and transition(
+            step,
+            StepState.RUNNING,
+            expected_from=StepState.CLAIMED,
+            where=where,
+            event=f"running: heartbeat of {owner}",
+            updates=updates,
+        )
     ):
         state = StepState.RUNNING
     else:
@@ -136,6 +148,6 @@ def step_heartbeat(
         if not changed:
             raise ConflictError("The step moved on meanwhile: its lease was not extended.")
         state = step.state
-        if state == StepState.CLAIMED:  # another heartbeat may have moved it to running
+        if running and state == StepState.CLAIMED:  # a concurrent heartbeat moved it
             state = DeploymentStep.objects.values_list("state", flat=True).get(pk=step.pk)
     return Heartbeat(step_id=step.pk, state=state, attempt=attempt, lease_expires_at=expires)

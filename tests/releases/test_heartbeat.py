@@ -172,3 +172,19 @@ def test_a_heartbeat_racing_advance_wins_or_loses_cleanly(setup):
     step_heartbeat(step_id=step.pk, attempt=1, owner="agent:me", ci_id=ci_id)
     assert not transition(read_by_advance, StepState.LOST, where={"attempt": 1})
     assert DeploymentStep.objects.get(pk=step.pk).state == StepState.RUNNING
+
+
+def test_a_step_waiting_its_turn_keeps_its_lease_and_stays_claimed(client, setup):
+    mine = setup["mine"]
+    step = mine.get(client, STEPS).json()["steps"][0]
+    expire(step)
+    events = DeploymentEvent.objects.filter(object_type="step", object_id=step["id"]).count()
+    answer = mine.post(client, {"attempt": 1, "running": False}, path=heartbeat_path(step))
+    assert answer.status_code == 200 and answer.json()["state"] == StepState.CLAIMED
+    waiting = DeploymentStep.objects.get(pk=step["id"])
+    assert waiting.state == StepState.CLAIMED and waiting.lease_expires_at > timezone.now()
+    assert (
+        DeploymentEvent.objects.filter(object_type="step", object_id=step["id"]).count() == events
+    )
+    advance(setup["deployment"].pk)
+    assert DeploymentStep.objects.get(pk=step["id"]).state == StepState.CLAIMED
