@@ -393,10 +393,12 @@ def targets(request: HttpRequest) -> HttpResponse:
     manager = user.has_perm(technician_services.MANAGES)
     if whose not in WHOSE:
         whose = "mine" if legacy_mine or not manager else "all"
-    if whose != "all":
-        data[whose] = "true"
     filterset = TargetFilterSet(data, queryset=base, request=request)
     queryset = filterset.qs if filterset.is_valid() else base
+    if whose == "mine":
+        queryset = queryset.filter(selectors.my_targets(user))
+    elif whose == "unassigned":
+        queryset = queryset.filter(selectors.UNASSIGNED)
     if not everything:
         queryset = queryset.filter(deployment__status__in=DEPLOYMENT_ACTIVE)
     queryset = queryset.order_by(selectors.ATTENTION.asc(), "-deployment_id", "id")
