@@ -7,6 +7,11 @@
 - `POST /api/v1/agents/deployments/<step>/result/`: the result of one attempt of one step.
   Refused (403) for a step that is not of this agent's CI, (409) for an attempt that is not the
   current one or a step not waiting for a result; nothing is written then.
+- `POST /api/v1/agents/deployments/<step>/heartbeat/`: `{"attempt", "running", "progress"}`
+  every `heartbeat_seconds` (in the GET answer) for each step handed out and not reported yet:
+  extends the lease of this agent's current attempt (`engine.leases.step_heartbeat`); the step
+  being run (`running`, default true) moves to running; `progress` appends a line to its log. Refused (403) for another agent's step, (409) for an old attempt or a step
+  not claimed or running; nothing is changed then.
 - `GET  /api/v1/agents/deployments/artifacts/<id>/`: the stored file of an artifact the agent
   has a step for, streamed.
 
@@ -34,6 +39,7 @@ from agents.signatures import SignedRequestRejected, VerifiedRequest
 from itsm.exceptions import ApplicationError
 
 from .choices import DEPLOYMENT_ACTIVE, StepState
+from .engine.leases import heartbeat_seconds, step_heartbeat
 from .engine.steps import lease_seconds, step_claim_for_agent, step_record_result
 from .models import DeploymentStep, SoftwareArtifact
 
@@ -99,7 +105,13 @@ def step_payload(step: DeploymentStep, artifacts: list[dict[str, Any]]) -> dict[
         "artifacts": artifacts,
         "lease_expires_at": step.lease_expires_at,
         "result_url": reverse("agent-deployment-result", kwargs={"step_id": step.pk}),
+        "heartbeat_url": reverse("agent-deployment-heartbeat", kwargs={"step_id": step.pk}),
     }
+
+
+def lease_terms() -> dict[str, int]:
+    """How long a claim holds, and how often the agent renews it while a step runs."""
+    return {"lease_seconds": lease_seconds(), "heartbeat_seconds": heartbeat_seconds()}
 
 
 class ResultSerializer(serializers.Serializer):
@@ -130,7 +142,7 @@ class AgentDeploymentsView(SignedAgentView):
         agent_services.agent_touch(verified.agent)
         ci_id = verified.agent.ci_id
         if ci_id is None:
-            return Response({"steps": [], "lease_seconds": lease_seconds()})
+            return Response({"steps": [], **lease_terms()})
         steps = step_claim_for_agent(
             ci_id=ci_id, owner=lease_owner(verified), limit=STEPS_PER_REQUEST
         )
@@ -143,7 +155,7 @@ class AgentDeploymentsView(SignedAgentView):
                     step_payload(s, artifacts.get(s.deployment.release.package_id, []))
                     for s in steps
                 ],
-                "lease_seconds": lease_seconds(),
+                **lease_terms(),
             }
         )
 
@@ -194,6 +206,62 @@ class AgentStepResultView(SignedAgentView):
             return Response({"detail": str(exc), **exc.extra}, status=exc.status_code)
         step.refresh_from_db(fields=["state", "attempt"])
         return Response({"id": step.pk, "state": step.state, "attempt": step.attempt})
+
+
+class HeartbeatSerializer(serializers.Serializer):
+    """The body of a heartbeat: the attempt the step was handed out with, and optionally a
+    line of progress for the step's log."""
+
+    attempt = serializers.IntegerField(min_value=1)
+    progress = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
+    running = serializers.BooleanField(required=False, default=True)
+
+
+class AgentStepHeartbeatView(SignedAgentView):
+    """`POST agents/deployments/<step>/heartbeat/` (signed): extend the lease of this agent's
+    current attempt of a step it is running."""
+
+    @extend_schema(request=HeartbeatSerializer, responses={200: dict}, auth=[])
+    def post(self, request, step_id: int):
+        try:
+            verified = self.verified(request, has_body=True)
+            try:
+                body = HeartbeatSerializer(data=parse_json(verified.body))
+            except ReportInvalid as exc:
+                raise SignedRequestRejected(
+                    400, exc.reason, str(exc), verified.agent.key_id
+                ) from exc
+            if not body.is_valid():
+                return Response(body.errors, status=400)
+            with transaction.atomic():
+                agent_services.nonce_consume(verified)
+        except SignedRequestRejected as exc:
+            return refuse(request, exc)
+        ci_id = verified.agent.ci_id
+        if ci_id is None:
+            return Response({"detail": "No such step for this agent."}, status=404)
+        data = body.validated_data
+        try:
+            beat = step_heartbeat(
+                step_id=step_id,
+                attempt=data["attempt"],
+                owner=lease_owner(verified),
+                ci_id=ci_id,
+                progress=data.get("progress", ""),
+                running=data["running"],
+            )
+        except ApplicationError as exc:
+            return Response({"detail": str(exc), **exc.extra}, status=exc.status_code)
+        agent_services.agent_touch(verified.agent)
+        return Response(
+            {
+                "id": beat.step_id,
+                "state": beat.state,
+                "attempt": beat.attempt,
+                "lease_expires_at": beat.lease_expires_at,
+                **lease_terms(),
+            }
+        )
 
 
 class AgentArtifactView(SignedAgentView):

@@ -13,6 +13,11 @@ urlpatterns = [
         name="agent-deployment-result",
     ),
     path(
+        "<int:step_id>/heartbeat/",
+        agent_api.AgentStepHeartbeatView.as_view(),
+        name="agent-deployment-heartbeat",
+    ),
+    path(
         "artifacts/<int:pk>/",
         agent_api.AgentArtifactView.as_view(),
         name="agent-deployment-artifact",

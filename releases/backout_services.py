@@ -1,6 +1,7 @@
 """Backout (a target, a wave, the whole release) and the retry of a failed or lost target.
 The package's backout steps run on each target that started; the CMDB gets back what the target
-held before (`engine.steps.finish_target` → `engine.cmdb_follow.restore_prior`)."""
+held before (`engine.steps.finish_target` → `engine.cmdb_follow.restore_prior`). A Deployment
+Technician retries or backs out only his targets (`technician_services.check_may_act`)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from .engine import planning
 from .engine.steps import dispatch
 from .engine.transitions import transition, transition_many
 from .models import Deployment, DeploymentStep, DeploymentTarget, DeploymentWave
+from .technician_services import check_may_act
 
 __all__ = ["deployment_backout", "target_backout", "target_retry"]
 
@@ -160,7 +162,8 @@ def deployment_backout(
 
 @transaction.atomic
 def target_backout(*, context: ChangeContext, target_id: int) -> DeploymentTarget:
-    """Back out one target (a Deployment Technician or Release Manager)."""
+    """Back out one target (a Release Manager, or a Deployment Technician on his targets:
+    another's answers 403 and writes nothing)."""
     require_permission(context, "releases.change_deploymentstep")
     target = (
         DeploymentTarget.objects.select_for_update()
@@ -170,6 +173,7 @@ def target_backout(*, context: ChangeContext, target_id: int) -> DeploymentTarge
     )
     if target is None:
         raise ApplicationError("No such target.")
+    check_may_act(context, target, doing="back out")
     if target.state in (TargetState.BACKING_OUT, TargetState.BACKED_OUT):
         raise ConflictError(f"This target is already {target.state}.")
     if target.state == TargetState.PENDING:
@@ -188,7 +192,9 @@ def target_backout(*, context: ChangeContext, target_id: int) -> DeploymentTarge
 
 @transaction.atomic
 def target_retry(*, context: ChangeContext, target_id: int) -> DeploymentTarget:
-    """Retry a failed or lost target from its failed or lost step (attempt + 1)."""
+    """Retry a failed or lost target from its failed or lost step (attempt + 1): a Release
+    Manager, or a Deployment Technician on his targets (another's answers 403, nothing
+    written)."""
     require_permission(context, "releases.change_deploymentstep")
     target = (
         DeploymentTarget.objects.select_for_update()
@@ -198,6 +204,7 @@ def target_retry(*, context: ChangeContext, target_id: int) -> DeploymentTarget:
     )
     if target is None:
         raise ApplicationError("No such target.")
+    check_may_act(context, target, doing="retry")
     if target.state not in (TargetState.FAILED, TargetState.LOST):
         raise ApplicationError(
             f"Only a failed or lost target is retried (this one is {target.state})."

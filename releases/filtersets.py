@@ -7,6 +7,7 @@ from django.db.models import Q
 
 from itsm.filters import FilterSet
 
+from . import selectors
 from .choices import ReleasePriority, ReleaseStatus, ReleaseType, TargetState
 from .models import DeploymentTarget, Release, ReleasePackage, SoftwareArtifact
 
@@ -60,12 +61,41 @@ class PackageFilterSet(FilterSet):
 
 
 class TargetFilterSet(FilterSet):
+    """Deployment targets. `mine`: assigned to the caller (the target's technician, else its
+    wave's) or of a CI he owns; `technician`: assigned to that username; `unassigned`: nobody
+    assigned (any technician may act)."""
+
     deployment = django_filters.NumberFilter(field_name="deployment_id")
     wave = django_filters.NumberFilter(field_name="wave_id")
     ci = django_filters.NumberFilter(field_name="ci_id")
     release = django_filters.NumberFilter(field_name="deployment__release_id")
     state = django_filters.MultipleChoiceFilter(choices=TargetState.choices)
+    mine = django_filters.BooleanFilter(method="filter_mine", label="Mine")
+    technician = django_filters.CharFilter(method="filter_technician", label="Technician")
+    unassigned = django_filters.BooleanFilter(method="filter_unassigned", label="Unassigned")
 
     class Meta:
         model = DeploymentTarget
         fields = []
+
+    def filter_mine(self, queryset, name, value):
+        if value is None:
+            return queryset
+        user = getattr(self.request, "user", None)
+        mine = selectors.my_targets(user) if user is not None else Q(pk__in=[])
+        return queryset.filter(mine) if value else queryset.exclude(mine)
+
+    def filter_technician(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(
+            Q(technician__username=value)
+            | Q(technician__isnull=True, wave__technician__username=value)
+        )
+
+    def filter_unassigned(self, queryset, name, value):
+        if value is None:
+            return queryset
+        unassigned = selectors.UNASSIGNED
+        return queryset.filter(unassigned) if value else queryset.exclude(unassigned)

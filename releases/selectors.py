@@ -1,14 +1,20 @@
 """Reads of release management that are more than a filter: deployment progress, the release
-log, what a release recorded for a CI."""
+log, what a release recorded for a CI, who may be assigned to a wave and whose targets are
+whose."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import Case, Count, F, IntegerField, QuerySet, Value, When, Window
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Value, When, Window
 from django.db.models.functions import RowNumber
 
+from itsm import roles
 from itsm.audit import entries_for
+from itsm.exceptions import ApplicationError
 from itsm.models import AuditEntry
 
 from .choices import TargetState
@@ -53,7 +59,8 @@ def deployment_progress(
     if deployment is None:
         return {"status": "not_deployed", "percent": 0.0, "waves": []}
     cap = max(0, min(int(targets_per_wave), MAX_TARGETS_PER_WAVE))
-    waves = list(deployment.waves.order_by("order"))
+    waves = list(deployment.waves.select_related("technician").order_by("order"))
+    wave_technician = {w.pk: w.technician.get_username() if w.technician else None for w in waves}
     counts: dict[int, dict[str, int]] = {w.pk: {} for w in waves}
     for row in (
         DeploymentTarget.objects.filter(deployment=deployment)
@@ -75,7 +82,7 @@ def deployment_progress(
                 ),
             )
             .filter(rank__lte=cap)
-            .select_related("ci")
+            .select_related("ci", "technician")
             .order_by("wave_id", "attention", "id")
         )
     steps: dict[int, list[dict[str, Any]]] = {t.pk: [] for t in targets}
@@ -100,7 +107,12 @@ def deployment_progress(
                 "id": target.pk,
                 "ci": target.ci_id,
                 "ci_name": target.ci.name,
+                "ci_owner": target.ci.owner_id,
                 "state": target.state,
+                # The target's own technician, else its wave's (None: any technician).
+                "technician": target.technician.get_username()
+                if target.technician
+                else wave_technician[target.wave_id],
                 "steps": steps[target.pk],
             }
         )
@@ -122,6 +134,7 @@ def deployment_progress(
                 "name": wave.name,
                 "status": wave.status,
                 "gate": wave.gate,
+                "technician": wave_technician[wave.pk],
                 "bake_until": wave.bake_until,
                 "reason": wave.reason,
                 "percent": _percent(counts[wave.pk]),
@@ -170,3 +183,61 @@ def recorded_software(ci_id: int) -> list[dict[str, str]] | None:
     if target is None:
         return None
     return target["recorded_state"].get("software")
+
+
+# --- technicians ---------------------------------------------------------------------------
+
+#: The roles whose members may be put in charge of a wave or a target.
+TECHNICIAN_ROLES = (roles.DEPLOYMENT_TECHNICIAN, roles.RELEASE_MANAGER)
+
+
+def eligible_technicians() -> QuerySet:
+    """Active users holding the Deployment Technician or Release Manager role, by username:
+    who may be assigned to a wave or a target."""
+    return (
+        get_user_model()
+        .objects.filter(is_active=True, groups__name__in=TECHNICIAN_ROLES)
+        .distinct()
+        .order_by("username")
+    )
+
+
+def technicians_by_username(names: Iterable[str], *, field: str = "technician") -> dict[str, Any]:
+    """The users named `names` (usernames), each checked eligible; refuses (400, the problem
+    under `field`) an unknown user, an inactive one, or one without the role. Two queries."""
+    wanted = sorted({name for name in names if name})
+    if not wanted:
+        return {}
+    found = {u.get_username(): u for u in eligible_technicians().filter(username__in=wanted)}
+    missing = [name for name in wanted if name not in found]
+    if missing:
+        known = set(
+            get_user_model().objects.filter(username__in=missing).values_list("username", flat=True)
+        )
+        name = missing[0]
+        message = (
+            f"“{name}” is neither an active Deployment Technician nor a Release Manager."
+            if name in known
+            else f"No user “{name}”."
+        )
+        raise ApplicationError(message, extra={field: [message]})
+    return found
+
+
+def assigned_to(user: AbstractBaseUser | AnonymousUser) -> Q:
+    """Targets assigned to `user`: his own by a per-target assignment, or in a wave of his
+    when the target has no technician of its own."""
+    if not user.is_authenticated:
+        return Q(pk__in=[])
+    return Q(technician=user) | Q(technician__isnull=True, wave__technician=user)
+
+
+def my_targets(user: AbstractBaseUser | AnonymousUser) -> Q:
+    """ "My targets": assigned to `user` (see `assigned_to`), or of a CI he owns in the CMDB."""
+    if not user.is_authenticated:
+        return Q(pk__in=[])
+    return assigned_to(user) | Q(ci__owner=user)
+
+
+#: Targets nobody is assigned to (any technician may act on them).
+UNASSIGNED = Q(technician__isnull=True, wave__technician__isnull=True)

@@ -338,3 +338,4 @@ from .backout_services import *  # noqa: E402, F403
 from .deployment_services import *  # noqa: E402, F403
 from .library_services import *  # noqa: E402, F403
 from .readiness_services import *  # noqa: E402, F403
+from .technician_services import *  # noqa: E402, F403

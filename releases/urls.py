@@ -17,7 +17,13 @@ urlpatterns = [
     path("<int:pk>/cancel/", views.cancel, name="cancel"),
     path("<int:pk>/backout/", views.backout, name="backout"),
     path("<int:pk>/waves/<int:wave_id>/sign-off/", views.wave_sign_off, name="wave-sign-off"),
+    path(
+        "<int:pk>/waves/<int:wave_id>/technician/",
+        views.wave_technician,
+        name="wave-technician",
+    ),
     path("targets/", views.targets, name="targets"),
+    path("targets/<int:target_id>/technician/", views.target_technician, name="target-technician"),
     path("targets/<int:target_id>/retry/", views.target_retry, name="target-retry"),
     path("targets/<int:target_id>/backout/", views.target_backout, name="target-backout"),
     path("software-library/", library_views.artifact_list, name="artifact-list"),

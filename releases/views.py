@@ -21,7 +21,13 @@ from itsm.choices import ChangeSource
 from itsm.exceptions import ApplicationError
 from itsm.permissions import permission_required
 
-from . import backout_services, deployment_services, readiness_services, selectors
+from . import (
+    backout_services,
+    deployment_services,
+    readiness_services,
+    selectors,
+    technician_services,
+)
 from .choices import (
     DEPLOYMENT_ACTIVE,
     ReleasePriority,
@@ -31,7 +37,7 @@ from .choices import (
 )
 from .filtersets import ReleaseFilterSet, TargetFilterSet
 from .forms import DeployForm, ReadinessForm
-from .models import DeploymentTarget, PackageStep, ReadinessReview, Release
+from .models import DeploymentTarget, DeploymentWave, PackageStep, ReadinessReview, Release
 
 PAGE_SIZE = 50
 #: The progress fragment polls every 2 s while the deployment is in one of these.
@@ -96,8 +102,13 @@ def release_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _progress_context(release: Release) -> dict[str, Any]:
+def _progress_context(release: Release, user: Any) -> dict[str, Any]:
     progress = selectors.release_progress(release)
+    for wave in progress["waves"]:
+        for target in wave["targets"]:
+            target["may_act"] = technician_services.may_act(
+                user, technician=target["technician"], ci_owner_id=target["ci_owner"]
+            )
     return {
         "release": release,
         "progress": progress,
@@ -116,8 +127,10 @@ def release_detail(request: HttpRequest, pk: int) -> HttpResponse:
         if release.package_id
         else []
     )
+    progress = _progress_context(release, request.user)
     context = {
-        **_progress_context(release),
+        **progress,
+        **_technician_context(request, progress["progress"].get("deployment")),
         "tasks": list(release.tasks.select_related("owner")),
         "changes": list(release.changes.all().order_by("number")),
         "steps": steps,
@@ -137,7 +150,7 @@ def release_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def release_progress(request: HttpRequest, pk: int) -> HttpResponse:
     """The progress fragment (htmx polls it every 2 s until the deployment is finished)."""
     release = get_object_or_404(Release, pk=pk)
-    response = render(request, "releases/_progress.html", _progress_context(release))
+    response = render(request, "releases/_progress.html", _progress_context(release, request.user))
     add_never_cache_headers(response)
     return response
 
@@ -268,7 +281,68 @@ def wave_sign_off(request: HttpRequest, pk: int, wave_id: int) -> HttpResponse:
     )
 
 
+# --- technicians ----------------------------------------------------------------------------
+
+
+def _technician_context(request: HttpRequest, deployment_id: int | None) -> dict[str, Any]:
+    """For a Release Manager: the waves of the release's latest deployment that have not
+    finished (each with its technician) and who may be put in charge of them."""
+    if deployment_id is None or not request.user.has_perm(technician_services.MANAGES):
+        return {}
+    waves = list(
+        DeploymentWave.objects.filter(
+            deployment_id=deployment_id, status__in=technician_services.ASSIGNABLE_WAVE
+        )
+        .select_related("technician")
+        .order_by("order")
+    )
+    return {
+        "assignable_waves": waves,
+        "technicians": list(selectors.eligible_technicians()) if waves else [],
+    }
+
+
+@require_POST
+@permission_required(technician_services.MANAGES)
+def wave_technician(request: HttpRequest, pk: int, wave_id: int) -> HttpResponse:
+    """Put a technician in charge of a wave (empty: nobody)."""
+    get_object_or_404(Release, pk=pk)
+    back = reverse("releases:release-detail", args=[pk]) + "#technicians"
+    name = request.POST.get("technician", "").strip()
+    return _act(
+        request,
+        lambda: technician_services.wave_assign_technician(
+            context=ui_context(request), wave_id=wave_id, technician=name, release_id=pk
+        ),
+        f"Technician of the wave: {name}." if name else "The wave has no technician now.",
+        back,
+    )
+
+
+@require_POST
+@permission_required(technician_services.MANAGES)
+def target_technician(request: HttpRequest, target_id: int) -> HttpResponse:
+    """Put a technician in charge of one target (empty: its wave's technician)."""
+    target = get_object_or_404(DeploymentTarget.objects.select_related("deployment"), pk=target_id)
+    name = request.POST.get("technician", "").strip()
+    return _act(
+        request,
+        lambda: technician_services.target_assign_technician(
+            context=ui_context(request), target_id=target_id, technician=name
+        ),
+        f"Technician of the target: {name}." if name else "The target follows its wave again.",
+        _target_back(request, target),
+    )
+
+
 # --- targets (Deployment Technicians) ---------------------------------------------------------
+
+#: Whose targets the list shows; a technician sees his own by default, a manager everyone's.
+WHOSE = {
+    "mine": "Mine (assigned to me, or CIs I own)",
+    "unassigned": "Nobody assigned",
+    "all": "Everyone's",
+}
 
 
 def _target_back(request: HttpRequest, target: DeploymentTarget) -> str:
@@ -306,19 +380,36 @@ def target_backout(request: HttpRequest, target_id: int) -> HttpResponse:
 @permission_required("releases.deploy_release")
 def targets(request: HttpRequest) -> HttpResponse:
     """Deployment targets to look at: those of deployments under way by default (failed and
-    lost first), filtered by state, release, and "mine" (CIs I own)."""
-    base = DeploymentTarget.objects.select_related("ci", "wave", "deployment__release")
+    lost first), filtered by state, release, and whose they are — "mine" (assigned to me, or
+    CIs I own) by default for a technician, everyone's for a Release Manager."""
+    user = request.user
+    base = DeploymentTarget.objects.select_related(
+        "ci", "technician", "wave__technician", "deployment__release"
+    )
     data = _filter_data(request.GET)
-    mine = data.pop("mine", None)
+    whose = (data.pop("whose", None) or [""])[-1]
+    legacy_mine = data.pop("mine", None)  # the former "CIs I own" box: ?mine=1
     everything = data.pop("all", None)
-    filterset = TargetFilterSet(data, queryset=base)
+    manager = user.has_perm(technician_services.MANAGES)
+    if whose not in WHOSE:
+        whose = "mine" if legacy_mine or not manager else "all"
+    filterset = TargetFilterSet(data, queryset=base, request=request)
     queryset = filterset.qs if filterset.is_valid() else base
+    if whose == "mine":
+        queryset = queryset.filter(selectors.my_targets(user))
+    elif whose == "unassigned":
+        queryset = queryset.filter(selectors.UNASSIGNED)
     if not everything:
         queryset = queryset.filter(deployment__status__in=DEPLOYMENT_ACTIVE)
-    if mine:
-        queryset = queryset.filter(ci__owner=request.user)
     queryset = queryset.order_by(selectors.ATTENTION.asc(), "-deployment_id", "id")
     page, query = _paginate(request, queryset)
+    for target in page:
+        technician = target.technician or target.wave.technician
+        target.technician_name = technician.get_username() if technician else None
+        target.may_act = technician_services.may_act(
+            user, technician=target.technician_name, ci_owner_id=target.ci.owner_id
+        )
+        target.assignable = target.wave.status in technician_services.ASSIGNABLE_WAVE
     return render(
         request,
         "releases/target_list.html",
@@ -327,7 +418,10 @@ def targets(request: HttpRequest) -> HttpResponse:
             "query": query,
             "states": TargetState.choices,
             "state_values": request.GET.getlist("state"),
-            "mine": bool(mine),
+            "whose": whose,
+            "whose_choices": WHOSE.items(),
             "everything": bool(everything),
+            "manager": manager,
+            "technicians": list(selectors.eligible_technicians()) if manager else [],
         },
     )

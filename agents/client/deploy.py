@@ -10,6 +10,10 @@ One pass (``itsm-agent deploy``, and the end of ``itsm-agent run``):
 3. the step's module runs (:mod:`.modules`), then its result is posted signed to
    ``…/<step>/result/`` with the attempt it was given.
 
+While the steps of one answer run, a thread (:mod:`.heartbeat`) posts a signed heartbeat every
+``heartbeat_seconds`` (from the answer) for each of them not reported yet, so a step that runs
+longer than the lease, or waits its turn behind one, is not taken for lost.
+
 The pass repeats until the server has nothing more (the next step of a target is handed out
 once the previous one's result is in), at most ``max_rounds`` times.
 """
@@ -25,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from . import api
+from .heartbeat import Heartbeats, interval_from
 from .modules import DeploySettings, Outcome, StepContext, run_step
 from .transport import ServerUnavailable
 
@@ -48,6 +53,7 @@ class DeployResult:
     skipped: int = 0
     refused: int = 0
     not_recorded: int = 0
+    heartbeats: int = 0
     error: str = ""
     steps: list[dict[str, Any]] = field(default_factory=list)
 
@@ -56,12 +62,18 @@ class DeployResult:
         return not (self.failed or self.refused or self.not_recorded or self.error)
 
 
-def fetch_steps(agent) -> list[dict[str, Any]]:
-    """Signed GET of the steps waiting for this agent (claimed for it by the server)."""
+def fetch_batch(agent) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Signed GET of the steps waiting for this agent (claimed for it by the server), with the
+    whole answer (``lease_seconds``, ``heartbeat_seconds``)."""
     response = agent.transport.request("GET", DEPLOYMENTS_PATH, signer=agent.signer, retry=False)
     data = api._expect(response, {200}, "deployments")
     steps = data.get("steps")
-    return [s for s in steps if isinstance(s, dict)] if isinstance(steps, list) else []
+    return ([s for s in steps if isinstance(s, dict)] if isinstance(steps, list) else []), data
+
+
+def fetch_steps(agent) -> list[dict[str, Any]]:
+    """Signed GET of the steps waiting for this agent (claimed for it by the server)."""
+    return fetch_batch(agent)[0]
 
 
 def artifacts_dir(agent) -> Path:
@@ -165,26 +177,35 @@ def deploy_pass(agent, *, max_rounds: int = MAX_ROUNDS) -> DeployResult:
         return result
     for _ in range(max_rounds):
         try:
-            steps = fetch_steps(agent)
+            steps, answer = fetch_batch(agent)
         except (api.AgentAPIError, ServerUnavailable) as exc:
             result.error = str(exc)
             logger.warning("could not fetch deployment steps: %s", exc)
             break
         if not steps:
             break
-        for step in steps:
-            outcome = run_one(agent, step, settings)
-            if outcome.log.startswith("REFUSED"):
-                result.refused += 1
-                logger.error("step %s: %s", step.get("id"), outcome.log)
-            else:
-                setattr(result, outcome.outcome, getattr(result, outcome.outcome, 0) + 1)
-            try:
-                post_result(agent, step, outcome)
-            except (api.AgentAPIError, ServerUnavailable) as exc:
-                result.not_recorded += 1
-                logger.warning("result of step %s not recorded: %s", step.get("id"), exc)
-            result.steps.append(
-                {"id": step.get("id"), "name": step.get("name"), "outcome": outcome.outcome}
-            )
+        with Heartbeats(agent, steps, interval_from(answer)) as heartbeats:
+            for step in steps:
+                heartbeats.running(step)
+                outcome = run_one(agent, step, settings)
+                _report(agent, step, outcome, result)  # its lease still kept meanwhile
+                heartbeats.finished(step)
+        result.heartbeats += heartbeats.sent
     return result
+
+
+def _report(agent, step: dict[str, Any], outcome: Outcome, result: DeployResult) -> None:
+    """Count the outcome and post it."""
+    if outcome.log.startswith("REFUSED"):
+        result.refused += 1
+        logger.error("step %s: %s", step.get("id"), outcome.log)
+    else:
+        setattr(result, outcome.outcome, getattr(result, outcome.outcome, 0) + 1)
+    try:
+        post_result(agent, step, outcome)
+    except (api.AgentAPIError, ServerUnavailable) as exc:
+        result.not_recorded += 1
+        logger.warning("result of step %s not recorded: %s", step.get("id"), exc)
+    result.steps.append(
+        {"id": step.get("id"), "name": step.get("name"), "outcome": outcome.outcome}
+    )

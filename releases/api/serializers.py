@@ -251,6 +251,15 @@ class StepsSerializer(serializers.Serializer):
 
 
 class TargetSerializer(serializers.ModelSerializer):
+    """A deployment target. `technician`: the username in charge of it (its own technician,
+    else its wave's; null: any Deployment Technician may act); `target_technician`: its own
+    (null when it follows its wave)."""
+
+    technician = serializers.SerializerMethodField()
+    target_technician = serializers.SlugRelatedField(
+        source="technician", slug_field="username", read_only=True
+    )
+
     class Meta:
         model = DeploymentTarget
         fields = [
@@ -259,9 +268,27 @@ class TargetSerializer(serializers.ModelSerializer):
             "wave",
             "ci",
             "state",
+            "technician",
+            "target_technician",
             "prior_state",
             "recorded_state",
             "started_at",
             "finished_at",
         ]
         read_only_fields = fields
+
+    def get_technician(self, target: DeploymentTarget) -> str | None:
+        user = target.technician or target.wave.technician
+        return user.get_username() if user else None
+
+
+class TechnicianSerializer(serializers.Serializer):
+    """`{"technician": "<username>"}` (null or "": nobody, or for a target its wave's)."""
+
+    technician = serializers.CharField(allow_null=True, allow_blank=True, max_length=150)
+
+
+class WaveTechnicianSerializer(TechnicianSerializer):
+    """`{"wave": id, "technician": "<username>"}`."""
+
+    wave = serializers.IntegerField()

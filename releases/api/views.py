@@ -20,7 +20,7 @@ from itsm.parsers import SafeJSONParser
 from itsm.permissions import HasPerm
 
 from .. import selectors, services
-from ..filtersets import ArtifactFilterSet, PackageFilterSet, ReleaseFilterSet, TargetFilterSet
+from ..filtersets import ArtifactFilterSet, PackageFilterSet, ReleaseFilterSet
 from ..models import (
     DeploymentTarget,
     ReadinessReview,
@@ -319,6 +319,23 @@ class ReleaseViewSet(
         )
         return self._progress(release)
 
+    @extend_schema(request=s.WaveTechnicianSerializer, responses=dict)
+    @action(detail=True, methods=["post"], permission_classes=CONTROL, filterset_class=None)
+    def assign(self, request, pk=None):
+        """Put a Deployment Technician (or Release Manager) in charge of a wave that has not
+        finished: `{"wave": id, "technician": "<username>"|null}`. An unknown user or one
+        without either role answers 400 and changes nothing."""
+        body = s.WaveTechnicianSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        release = self.get_object()
+        services.wave_assign_technician(
+            context=api_context(request),
+            wave_id=body.validated_data["wave"],
+            technician=body.validated_data["technician"],
+            release_id=release.pk,
+        )
+        return self._progress(release)
+
     @extend_schema(request=s.SignOffSerializer, responses=dict)
     @action(
         detail=True,
@@ -473,32 +490,3 @@ class PackageViewSet(
             steps=body.validated_data["steps"],
         )
         return Response(self.get_serializer(self.get_queryset().get(pk=package.pk)).data)
-
-
-class TargetViewSet(viewsets.ReadOnlyModelViewSet):
-    """Deployment targets (a CI in a wave); Deployment Technicians retry or back them out."""
-
-    queryset = DeploymentTarget.objects.all()
-    serializer_class = s.TargetSerializer
-    filterset_class = TargetFilterSet
-    ordering_fields = ["id", "state", "finished_at"]
-
-    @extend_schema(request=None, responses=s.TargetSerializer)
-    @action(
-        detail=True, methods=["post"], permission_classes=_perm("releases.change_deploymentstep")
-    )
-    def retry(self, request, pk=None):
-        """Retry a failed or lost target (its failed or lost step, attempt + 1)."""
-        target = services.target_retry(context=api_context(request), target_id=self.get_object().pk)
-        return Response(s.TargetSerializer(target).data)
-
-    @extend_schema(request=None, responses=s.TargetSerializer)
-    @action(
-        detail=True, methods=["post"], permission_classes=_perm("releases.change_deploymentstep")
-    )
-    def backout(self, request, pk=None):
-        """Back out this target: the package's backout steps, then the CMDB restored."""
-        target = services.target_backout(
-            context=api_context(request), target_id=self.get_object().pk
-        )
-        return Response(s.TargetSerializer(target).data)

@@ -25,7 +25,9 @@ from ..models import (
     PackageStep,
     Release,
 )
+from ..selectors import technicians_by_username
 from . import cmdb_follow
+from .transitions import log_event
 
 #: Without a wave plan: a pilot of one CI signed off by a person, then everything else.
 DEFAULT_WAVE_PLAN: list[dict[str, Any]] = [
@@ -63,10 +65,13 @@ def resolve_filter(params: Mapping[str, Any]) -> QuerySet[ConfigurationItem]:
 
 
 def check_wave_plan(plan: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Validate a wave plan; returns it with defaults filled in (400 on anything wrong)."""
+    """Validate a wave plan; returns it with defaults filled in (400 on anything wrong). A
+    wave's `technician` (a username) must be an active Deployment Technician or Release
+    Manager."""
     if not isinstance(plan, list | tuple):
         raise ApplicationError("The wave plan is a list of waves.")
     cleaned = []
+    technicians: list[str] = []
     for index, wave in enumerate(plan):
         if not isinstance(wave, Mapping):
             raise ApplicationError(f"Wave {index + 1} is not an object.")
@@ -93,13 +98,20 @@ def check_wave_plan(plan: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
             raise ApplicationError(f"Wave {index + 1}: gate values out of range.")
         if "filter" in selector:
             resolve_filter(selector["filter"])  # validates
-        cleaned.append(
-            {
-                "name": str(wave.get("name") or f"Wave {index + 1}")[:100],
-                "selector": dict(selector),
-                "gate": {"kind": kind, **values},
-            }
-        )
+        technician = wave.get("technician") or None
+        if technician is not None and not isinstance(technician, str):
+            raise ApplicationError(f"Wave {index + 1}: the technician is a username.")
+        entry = {
+            "name": str(wave.get("name") or f"Wave {index + 1}")[:100],
+            "selector": dict(selector),
+            "gate": {"kind": kind, **values},
+        }
+        if technician:
+            username = technician.strip()
+            entry["technician"] = username
+            technicians.append(username)
+        cleaned.append(entry)
+    technicians_by_username(technicians, field="wave_plan")  # validates
     return cleaned
 
 
@@ -132,12 +144,16 @@ def plan_waves(*, deployment: Deployment, release: Release, plan: list[dict[str,
         taken = set(picked)
         remaining = [pk for pk in remaining if pk not in taken]
         chosen.append(picked)
+    technicians = technicians_by_username(
+        [wave["technician"] for wave in plan if wave.get("technician")], field="wave_plan"
+    )
     order = 0
     for wave, picked in zip(plan, chosen, strict=True):
         if not picked:
             continue
         order += 1
         gate = wave.get("gate") or {}
+        technician = technicians.get(wave.get("technician") or "")
         row = DeploymentWave.objects.create(
             deployment=deployment,
             order=order,
@@ -147,7 +163,15 @@ def plan_waves(*, deployment: Deployment, release: Release, plan: list[dict[str,
             min_success_pct=gate.get("min_success_pct", 100),
             bake_minutes=gate.get("bake_minutes", 0),
             max_new_incidents=gate.get("max_new_incidents", 0),
+            technician=technician,
         )
+        if technician is not None:
+            log_event(
+                row,
+                "technician",
+                f"technician of wave “{row.name}”: {technician.get_username()} (wave plan)",
+                data={"old": None, "new": technician.get_username()},
+            )
         DeploymentTarget.objects.bulk_create(
             [DeploymentTarget(deployment=deployment, wave=row, ci_id=pk) for pk in picked],
             batch_size=2000,

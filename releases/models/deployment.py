@@ -81,6 +81,16 @@ class DeploymentWave(models.Model):
     )
     signed_off_at = models.DateTimeField("signed off", null=True, blank=True)
     reason = models.TextField("reason", blank=True)
+    #: The Deployment Technician (or Release Manager) in charge of the wave's targets: he may
+    #: retry or back them out; nobody assigned, any technician may.
+    technician = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="deployment_waves",
+        verbose_name="technician",
+    )
 
     class Meta:
         ordering = ["deployment", "order"]
@@ -121,6 +131,15 @@ class DeploymentTarget(models.Model):
     recorded_state = models.JSONField("state recorded by the release", default=dict, blank=True)
     started_at = models.DateTimeField("started", null=True, blank=True)
     finished_at = models.DateTimeField("finished", null=True, blank=True)
+    #: Overrides the wave's technician for this one CI (e.g. a server at another site).
+    technician = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="deployment_targets",
+        verbose_name="technician",
+    )
 
     class Meta:
         ordering = ["wave", "id"]

@@ -212,7 +212,10 @@ def test_a_technician_sees_failing_targets_and_retries_one(as_role, client, rele
     failed = deployment.targets.filter(state=TargetState.FAILED).first()
     assert failed is not None
     as_role(roles.DEPLOYMENT_TECHNICIAN)
+    # By default a technician sees his targets: nobody is assigned to this one.
     page = client.get(url("targets")).content.decode()
+    assert f'data-target="{failed.pk}"' not in page and "?whose=unassigned" in page
+    page = client.get(url("targets") + "?whose=unassigned").content.decode()
     assert f'data-target="{failed.pk}"' in page
     detail = client.get(url("release-detail", release.pk)).content.decode()
     assert "simulated failure" in detail  # the failing target's step log
