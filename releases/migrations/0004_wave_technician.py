@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("releases", "0002_changes"),
+        ("releases", "0003_engine_indexes"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
