@@ -214,9 +214,8 @@ def deployment_resume(*, context: ChangeContext, release_id: int) -> Deployment:
     deployment = _deployment_of(release_id)
     if deployment.status == DeploymentStatus.OUTSIDE_WINDOW:
         raise ApplicationError(
-            "This deployment is outside its window and resumes by itself when the window opens "
-            f"and no blackout applies ({deployment.reason.split(' Running steps')[0]}). To go "
-            "on sooner, give it a new window.",
+            f"This deployment is outside its window: {deployment.reason} To go on sooner, give "
+            "it a new window.",
             extra={"status": deployment.status},
         )
     if deployment.status not in (DeploymentStatus.PAUSED, DeploymentStatus.HALTED):
@@ -246,8 +245,9 @@ def _end(
 ) -> Deployment:
     """End a deployment (cancelled or failed): waves not done cancelled, targets with nothing
     running settled (the others when their step is done). When nothing changed on any target
-    the release goes back to readiness (a new "go" is needed); otherwise it stays as it is and
-    the reason says which targets to back out. Each RFC's change log says so."""
+    the release goes back to readiness (after a failure with its "go" cleared); otherwise it
+    stays as it is and the reason says how many targets to back out. Each RFC's change log
+    says so."""
     from .rfc_link import rfcs_log
 
     said = f"{verb.capitalize()} by {context.actor_name}" + (f": {reason}" if reason else ".")
@@ -304,7 +304,7 @@ def deployment_cancel(*, context: ChangeContext, release_id: int, reason: str = 
     """Cancel (pending, running, outside its window, paused or halted): no new step starts,
     running steps finish, waves not done are cancelled, each target settles (never started:
     skipped; started: failed, to back out). Nothing changed anywhere: the release goes back to
-    readiness (deploying again needs a new "go"); otherwise it stays deploying until the
+    readiness on its "go" (it may be deployed again); otherwise it stays deploying until the
     changed targets are backed out."""
     require_permission(context, "releases.control_deployment")
     deployment = _deployment_of(release_id)
