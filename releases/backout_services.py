@@ -13,7 +13,16 @@ from itsm.audit import ChangeContext, record
 from itsm.exceptions import ApplicationError, ConflictError
 from itsm.permissions import require_permission
 
-from .choices import DeploymentStatus, StepPhase, StepState, TargetState, WaveStatus
+from .choices import (
+    DEPLOYMENT_ENDED,
+    RELEASE_TRANSITIONS,
+    DeploymentStatus,
+    ReleaseStatus,
+    StepPhase,
+    StepState,
+    TargetState,
+    WaveStatus,
+)
 from .deployment_services import _after_commit, _deployment_of, _move
 from .engine import planning
 from .engine.steps import dispatch
@@ -22,6 +31,14 @@ from .models import Deployment, DeploymentStep, DeploymentTarget, DeploymentWave
 from .technician_services import check_may_act
 
 __all__ = ["deployment_backout", "target_backout", "target_retry"]
+
+#: An install or verify step retried now runs when the deployment is (or is resumed) running.
+RETRY_INSTALL = (
+    DeploymentStatus.RUNNING,
+    DeploymentStatus.OUTSIDE_WINDOW,
+    DeploymentStatus.PAUSED,
+    DeploymentStatus.HALTED,
+)
 
 
 def _backout_targets(
@@ -32,10 +49,18 @@ def _backout_targets(
     steps = planning.backout_steps(deployment.release)
     started = 0
     first_steps: list[tuple[int, int]] = []
+    ran = set(
+        DeploymentStep.objects.filter(
+            target_id__in=[t.pk for t in targets if t.state == TargetState.SKIPPED],
+            started_at__isnull=False,
+        ).values_list("target_id", flat=True)
+    )
     for target in targets:
         if target.state == TargetState.PENDING:
             transition(target, TargetState.SKIPPED, event="backout: never started")
             continue
+        if target.state == TargetState.SKIPPED and target.pk not in ran:
+            continue  # never started: nothing to back out
         if target.state not in (
             TargetState.RUNNING,
             TargetState.SUCCEEDED,
@@ -129,7 +154,7 @@ def deployment_backout(
         check_move(DeploymentWave, wave.status, WaveStatus.BACKED_OUT)
         transition(wave, WaveStatus.BACKED_OUT, event=f"backout requested by {context.actor_name}")
         count = _backout_targets(deployment, list(wave.targets.select_for_update()), context)
-        if deployment.status == DeploymentStatus.RUNNING:
+        if deployment.status in (DeploymentStatus.RUNNING, DeploymentStatus.OUTSIDE_WINDOW):
             transition(
                 deployment,
                 DeploymentStatus.HALTED,
@@ -147,6 +172,15 @@ def deployment_backout(
         )
         _after_commit(deployment.pk)
         return deployment
+    release = deployment.release
+    if ReleaseStatus.BACKED_OUT not in RELEASE_TRANSITIONS[release.status]:
+        raise ApplicationError(
+            "This release is back in readiness: its last deployment changed nothing, so there "
+            "is nothing to back out."
+            if release.status == ReleaseStatus.READINESS
+            else f"A {release.get_status_display().lower()} release is no longer backed out.",
+            extra={"status": release.status},
+        )
     _move(
         deployment,
         DeploymentStatus.BACKING_OUT,
@@ -176,7 +210,11 @@ def target_backout(*, context: ChangeContext, target_id: int) -> DeploymentTarge
     check_may_act(context, target, doing="back out")
     if target.state in (TargetState.BACKING_OUT, TargetState.BACKED_OUT):
         raise ConflictError(f"This target is already {target.state}.")
-    if target.state == TargetState.PENDING:
+    never_started = (
+        target.state == TargetState.SKIPPED
+        and not target.steps.filter(started_at__isnull=False).exists()
+    )
+    if target.state == TargetState.PENDING or never_started:
         raise ApplicationError("This target has not started: there is nothing to back out.")
     _backout_targets(target.deployment, [target], context)
     record(
@@ -215,8 +253,23 @@ def target_retry(*, context: ChangeContext, target_id: int) -> DeploymentTarget:
         .first()
     )
     if step is None:
+        if target.deployment.status in DEPLOYMENT_ENDED:
+            raise ApplicationError(
+                f"The deployment is {target.deployment.get_status_display().lower()}: the rest "
+                "of this target never runs. Back the target out instead.",
+                extra={"status": target.deployment.status},
+            )
         raise ApplicationError("Nothing to retry on this target.")
     backout = step.phase == StepPhase.BACKOUT
+    status = target.deployment.status
+    if (backout and status == DeploymentStatus.BACKED_OUT) or (
+        not backout and status not in RETRY_INSTALL
+    ):
+        raise ApplicationError(
+            f"The deployment is {target.deployment.get_status_display().lower()}: this step "
+            "would never run again. Back the target out instead.",
+            extra={"status": status},
+        )
     transition(
         step,
         StepState.PENDING,

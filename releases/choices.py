@@ -35,7 +35,8 @@ RELEASE_TRANSITIONS: dict[str, frozenset[str]] = {
     ReleaseStatus.BUILD: frozenset({ReleaseStatus.ACCEPTANCE, ReleaseStatus.PLANNING}),
     ReleaseStatus.ACCEPTANCE: frozenset({ReleaseStatus.READINESS, ReleaseStatus.BUILD}),
     ReleaseStatus.READINESS: frozenset({ReleaseStatus.DEPLOYING, ReleaseStatus.BUILD}),
-    # Back to readiness when its deployment is cancelled before anything changed.
+    # Back to readiness when its deployment is cancelled or marked failed before it changed
+    # any target (release_back_to_readiness).
     ReleaseStatus.DEPLOYING: frozenset(
         {ReleaseStatus.DEPLOYED, ReleaseStatus.BACKED_OUT, ReleaseStatus.READINESS}
     ),
@@ -82,6 +83,9 @@ class StepModule(models.TextChoices):
 class DeploymentStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     RUNNING = "running", "Running"
+    #: A wave under way was stopped by its deployment window or a change blackout: running
+    #: steps finish, nothing new starts, and it resumes by itself when the window opens.
+    OUTSIDE_WINDOW = "outside_window", "Outside its window"
     PAUSED = "paused", "Paused"
     HALTED = "halted", "Halted"
     SUCCEEDED = "succeeded", "Succeeded"
@@ -95,10 +99,16 @@ DS = DeploymentStatus
 DEPLOYMENT_TRANSITIONS: dict[str, frozenset[str]] = {
     DS.PENDING: frozenset({DS.RUNNING, DS.CANCELLED}),
     DS.RUNNING: frozenset(
-        {DS.PAUSED, DS.HALTED, DS.SUCCEEDED, DS.FAILED, DS.CANCELLED, DS.BACKING_OUT}
+        {DS.PAUSED, DS.HALTED, DS.OUTSIDE_WINDOW, DS.SUCCEEDED, DS.CANCELLED, DS.BACKING_OUT}
     ),
-    DS.PAUSED: frozenset({DS.RUNNING, DS.CANCELLED, DS.BACKING_OUT}),
-    DS.HALTED: frozenset({DS.RUNNING, DS.CANCELLED, DS.BACKING_OUT}),
+    # Left by the engine alone when the window opens (or the blackout ends); a person may
+    # pause it (then only a person resumes), cancel it or back it out.
+    DS.OUTSIDE_WINDOW: frozenset(
+        {DS.RUNNING, DS.PAUSED, DS.HALTED, DS.SUCCEEDED, DS.CANCELLED, DS.BACKING_OUT}
+    ),
+    # Failed only by a person ("mark failed", with a reason): the engine halts or pauses.
+    DS.PAUSED: frozenset({DS.RUNNING, DS.CANCELLED, DS.FAILED, DS.BACKING_OUT}),
+    DS.HALTED: frozenset({DS.RUNNING, DS.CANCELLED, DS.FAILED, DS.BACKING_OUT}),
     DS.SUCCEEDED: frozenset({DS.BACKING_OUT}),
     DS.FAILED: frozenset({DS.BACKING_OUT}),
     DS.CANCELLED: frozenset({DS.BACKING_OUT}),
@@ -107,9 +117,18 @@ DEPLOYMENT_TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 #: A deployment in one of these is under way: a second `deploy` answers 409.
-DEPLOYMENT_ACTIVE = frozenset({DS.PENDING, DS.RUNNING, DS.PAUSED, DS.HALTED, DS.BACKING_OUT})
+DEPLOYMENT_ACTIVE = frozenset(
+    {DS.PENDING, DS.RUNNING, DS.OUTSIDE_WINDOW, DS.PAUSED, DS.HALTED, DS.BACKING_OUT}
+)
 #: Steps are claimed only while the deployment is in one of these.
 DEPLOYMENT_CLAIMING = frozenset({DS.RUNNING, DS.BACKING_OUT})
+#: A person ends a deployment from these: cancel (any of them) or mark failed (halted, paused).
+DEPLOYMENT_CANCELLABLE = frozenset(
+    {DS.PENDING, DS.RUNNING, DS.OUTSIDE_WINDOW, DS.PAUSED, DS.HALTED}
+)
+DEPLOYMENT_FAILABLE = frozenset({DS.PAUSED, DS.HALTED})
+#: Ended by a person: targets still under way settle by themselves (`engine.advance`).
+DEPLOYMENT_ENDED = frozenset({DS.CANCELLED, DS.FAILED})
 
 
 class WaveStatus(models.TextChoices):
@@ -157,7 +176,8 @@ TARGET_TRANSITIONS: dict[str, frozenset[str]] = {
     TS.RUNNING: frozenset({TS.SUCCEEDED, TS.FAILED, TS.LOST, TS.SKIPPED}),
     TS.SUCCEEDED: frozenset({TS.BACKING_OUT}),
     TS.FAILED: frozenset({TS.RUNNING, TS.BACKING_OUT, TS.SKIPPED}),
-    TS.LOST: frozenset({TS.RUNNING, TS.BACKING_OUT, TS.SKIPPED}),
+    # Failed: the deployment ended (cancelled, failed) with its outcome unknown.
+    TS.LOST: frozenset({TS.RUNNING, TS.FAILED, TS.BACKING_OUT, TS.SKIPPED}),
     TS.SKIPPED: frozenset({TS.BACKING_OUT}),
     TS.BACKING_OUT: frozenset({TS.BACKED_OUT, TS.FAILED, TS.LOST}),
     TS.BACKED_OUT: frozenset(),

@@ -305,6 +305,61 @@ def release_close(*, context: ChangeContext, release_id: int) -> Release:
     return release
 
 
+def _check_nothing_changed(release: Release) -> None:
+    from .choices import DEPLOYMENT_ENDED
+
+    deployment = release.deployments.order_by("-created", "-id").first()
+    if deployment is None or deployment.status not in DEPLOYMENT_ENDED:
+        raise ApplicationError(
+            "A release goes back to readiness when its deployment was cancelled or failed."
+        )
+    if deployment.steps.filter(started_at__isnull=False).exists():
+        raise ApplicationError(
+            "Its deployment changed targets: back them out (the release is then backed out)."
+        )
+
+
+@transaction.atomic
+def release_back_to_readiness(
+    *, context: ChangeContext, release_id: int, note: str = "", clear_decision: bool = False
+) -> Release:
+    """deploying → readiness: its deployment was cancelled or marked failed before it changed
+    any target. After a cancel the "go" stands (it may be deployed again); after a failure
+    (`clear_decision`) the decision is cleared: deploying again needs a new "go"."""
+    from .models import ReadinessReview
+
+    release = _move(
+        context=context,
+        release_id=release_id,
+        to_status=ReleaseStatus.READINESS,
+        check=_check_nothing_changed,
+        perm="releases.control_deployment",
+        from_statuses=(ReleaseStatus.DEPLOYING,),
+    )
+    review = ReadinessReview.objects.select_for_update().filter(release=release).first()
+    if clear_decision and review is not None and review.decision:
+        record(
+            obj=release,
+            kind="readiness",
+            changes={"decision": {"old": review.decision, "new": ""}},
+            context=context,
+        )
+        review.decision, review.decided_by, review.decided_at = "", None, None
+        review.version += 1
+        review.save()
+    then = (
+        "a new “go” is needed to deploy it again"
+        if clear_decision
+        else "it may be deployed again on its “go”"
+    )
+    rfcs_log(
+        release,
+        f"Release {release.number}: {note or 'back to readiness'}; {then}.",
+        context=context,
+    )
+    return release
+
+
 def _system(release: Release, reason: str) -> ChangeContext:
     return ChangeContext(
         actor=None, source=ChangeSource.RELEASE, source_ref=release.number, reason=reason

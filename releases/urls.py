@@ -15,6 +15,8 @@ urlpatterns = [
     path("<int:pk>/pause/", views.pause, name="pause"),
     path("<int:pk>/resume/", views.resume, name="resume"),
     path("<int:pk>/cancel/", views.cancel, name="cancel"),
+    path("<int:pk>/fail/", views.fail, name="fail"),
+    path("<int:pk>/window/", views.deployment_window, name="deployment-window"),
     path("<int:pk>/backout/", views.backout, name="backout"),
     path("<int:pk>/waves/<int:wave_id>/sign-off/", views.wave_sign_off, name="wave-sign-off"),
     path(

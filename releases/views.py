@@ -7,7 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django import forms
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, QueryDict
@@ -42,6 +44,7 @@ from .models import DeploymentTarget, DeploymentWave, PackageStep, ReadinessRevi
 PAGE_SIZE = 50
 #: The progress fragment polls every 2 s while the deployment is in one of these.
 POLLING = DEPLOYMENT_ACTIVE
+FINISHING = (TargetState.RUNNING, TargetState.BACKING_OUT)
 
 
 def ui_context(request: HttpRequest) -> ChangeContext:
@@ -109,10 +112,12 @@ def _progress_context(release: Release, user: Any) -> dict[str, Any]:
             target["may_act"] = technician_services.may_act(
                 user, technician=target["technician"], ci_owner_id=target["ci_owner"]
             )
+    # A cancelled or failed deployment still has targets finishing a step: keep polling.
+    finishing = any(progress.get("counts", {}).get(state) for state in FINISHING)
     return {
         "release": release,
         "progress": progress,
-        "polling": progress["status"] in POLLING,
+        "polling": progress["status"] in POLLING or finishing,
     }
 
 
@@ -217,15 +222,15 @@ def deploy(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def _control(service: Callable[..., Any], done: str) -> Callable:
+def _control(service: Callable[..., Any], done: str, *, with_reason: bool = False) -> Callable:
     @require_POST
     @permission_required("releases.control_deployment")
     def view(request: HttpRequest, pk: int) -> HttpResponse:
         release = get_object_or_404(Release, pk=pk)
         back = reverse("releases:release-detail", args=[pk]) + "#deployment"
         kwargs: dict[str, Any] = {}
-        if service is deployment_services.deployment_pause:
-            kwargs["reason"] = request.POST.get("reason", "")[:500]
+        if with_reason:
+            kwargs["reason"] = request.POST.get("reason", "")[:1000]
         return _act(
             request,
             lambda: service(context=ui_context(request), release_id=release.pk, **kwargs),
@@ -237,9 +242,38 @@ def _control(service: Callable[..., Any], done: str) -> Callable:
     return view
 
 
-pause = _control(deployment_services.deployment_pause, "Deployment paused.")
+pause = _control(deployment_services.deployment_pause, "Deployment paused.", with_reason=True)
 resume = _control(deployment_services.deployment_resume, "Deployment resumed.")
-cancel = _control(deployment_services.deployment_cancel, "Deployment cancelled.")
+cancel = _control(deployment_services.deployment_cancel, "Deployment cancelled.", with_reason=True)
+fail = _control(deployment_services.deployment_fail, "Deployment marked failed.", with_reason=True)
+
+#: The datetime-local inputs of the window form (empty: that end is open).
+WINDOW_FIELD = forms.DateTimeField(
+    required=False, input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]
+)
+
+
+@require_POST
+@permission_required("releases.control_deployment")
+def deployment_window(request: HttpRequest, pk: int) -> HttpResponse:
+    """Give the deployment under way a new window (outside its window, it then resumes by
+    itself when the window opens)."""
+    release = get_object_or_404(Release, pk=pk)
+    back = reverse("releases:release-detail", args=[pk]) + "#deployment"
+    try:
+        start = WINDOW_FIELD.clean(request.POST.get("window_start", ""))
+        end = WINDOW_FIELD.clean(request.POST.get("window_end", ""))
+    except ValidationError:
+        messages.error(request, "The window is invalid: give dates as YYYY-MM-DD HH:MM.")
+        return redirect(back)
+    return _act(
+        request,
+        lambda: deployment_services.deployment_set_window(
+            context=ui_context(request), release_id=release.pk, window_start=start, window_end=end
+        ),
+        "Deployment window set.",
+        back,
+    )
 
 
 @require_POST

@@ -160,6 +160,19 @@ class SignOffSerializer(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, max_length=2000)
 
 
+class EndSerializer(serializers.Serializer):
+    """Why a deployment is cancelled (optional) or marked failed (required by the service)."""
+
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=1000)
+
+
+class WindowSerializer(serializers.Serializer):
+    """A new deployment window; `null` (or left out) leaves that end open."""
+
+    window_start = serializers.DateTimeField(required=False, allow_null=True)
+    window_end = serializers.DateTimeField(required=False, allow_null=True)
+
+
 class ArtifactSerializer(serializers.ModelSerializer):
     """An artifact of the definitive software library: a `file` (multipart) or a
     `reference_url` with the `sha256` of what it points to. With a file, the SHA-256 is

@@ -280,12 +280,47 @@ class ReleaseViewSet(
         services.deployment_resume(context=api_context(request), release_id=release.pk)
         return self._progress(release)
 
-    @extend_schema(request=None, responses=dict)
+    def _end(self, request, service) -> Response:
+        body = s.EndSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        release = self.get_object()
+        service(
+            context=api_context(request),
+            release_id=release.pk,
+            reason=body.validated_data.get("reason", ""),
+        )
+        return self._progress(release)
+
+    @extend_schema(request=s.EndSerializer, responses=dict)
     @action(detail=True, methods=["post"], permission_classes=CONTROL)
     def cancel(self, request, pk=None):
-        """Cancel the deployment (what was deployed stays until backed out)."""
+        """Cancel the deployment (`{"reason"}` optional): running steps finish, nothing new
+        starts. Nothing changed: the release is back in readiness on its "go"; otherwise it
+        stays deploying until the changed targets are backed out."""
+        return self._end(request, services.deployment_cancel)
+
+    @extend_schema(request=s.EndSerializer, responses=dict)
+    @action(detail=True, methods=["post"], permission_classes=CONTROL)
+    def fail(self, request, pk=None):
+        """Mark a halted or paused deployment failed: `{"reason"}` (required). It ends like a
+        cancel, and a release that changed nothing needs a new "go"."""
+        return self._end(request, services.deployment_fail)
+
+    @extend_schema(request=s.WindowSerializer, responses=dict)
+    @action(detail=True, methods=["post"], permission_classes=CONTROL)
+    def window(self, request, pk=None):
+        """Give the deployment under way a new window: `{"window_start", "window_end"}` (ISO
+        8601; null or left out: open). Outside its window, it resumes by itself when the new
+        one opens."""
+        body = s.WindowSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
         release = self.get_object()
-        services.deployment_cancel(context=api_context(request), release_id=release.pk)
+        services.deployment_set_window(
+            context=api_context(request),
+            release_id=release.pk,
+            window_start=body.validated_data.get("window_start"),
+            window_end=body.validated_data.get("window_end"),
+        )
         return self._progress(release)
 
     @extend_schema(request=s.BackoutSerializer, responses=dict)

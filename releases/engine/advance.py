@@ -3,9 +3,12 @@ so it runs after each commit that may have changed something and from the period
 
 What is due: expired leases marked lost (an idempotent step is retried at attempt + 1, a
 non-idempotent one pauses the deployment for a person); steps whose message may be lost sent
-again; a wave whose targets are all done waits on its gate (bake time, success %, new
-incidents: otherwise the deployment halts by itself; or a person's sign-off); the next wave
-started when the gate opened and the window and blackouts allow; the deployment finished.
+again; a wave under way stopped when its window closes or a blackout starts (outside its
+window), and resumed when it opens again; a wave whose targets are all done waits on its gate
+(bake time, success %, new incidents: otherwise the deployment halts by itself; or a person's
+sign-off); the next wave started when the gate opened and the window and blackouts allow; the
+deployment finished; the targets of a cancelled or failed deployment settled once their
+running steps are done.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from django.utils import timezone
 from .. import executors
 from ..choices import (
     DEPLOYMENT_ACTIVE,
+    DEPLOYMENT_ENDED,
     DeploymentStatus,
     GateKind,
     StepPhase,
@@ -33,7 +37,7 @@ from ..models import Deployment, DeploymentStep, DeploymentTarget, DeploymentWav
 from . import gates, planning
 from .locks import lock_deployment, reconciler_lock
 from .steps import CLAIMING_FOR_PHASE, claimable, dispatch
-from .transitions import transition
+from .transitions import transition, transition_many
 
 logger = logging.getLogger(__name__)
 
@@ -67,11 +71,19 @@ def advance(deployment_id: int) -> dict[str, Any]:
         if deployment is None:
             return done
         done["lost"] = _expire_leases(deployment, now)
-        if deployment.status == DeploymentStatus.RUNNING:
-            done.update(_advance_waves(deployment, now))
+        reopened = False
+        if deployment.status in WINDOWED:
+            waves, counts = _waves_and_counts(deployment)
+            window = _follow_window(deployment, waves, counts, now)
+            done.update(window)
+            reopened = bool(window.get("reopened"))
+            if deployment.status in WINDOWED:
+                done.update(_advance_waves(deployment, waves, counts, now))
         elif deployment.status == DeploymentStatus.BACKING_OUT:
             done["finished"] = _finish_backout(deployment)
-        done["redispatched"] = _redispatch(deployment, now)
+        elif deployment.status in DEPLOYMENT_ENDED:
+            done["settled"] = settle_ended(deployment)["settled"]
+        done["redispatched"] = _redispatch(deployment, now, every=reopened)
         done["status"] = deployment.status
     return done
 
@@ -140,7 +152,7 @@ def _expire_leases(deployment: Deployment, now: dt.datetime) -> int:
                 transition(target, back_to, event="lost step retried")
             if retried:
                 dispatch(deployment.executor, [(step.pk, step.attempt)])
-        elif deployment.status in (DeploymentStatus.RUNNING, DeploymentStatus.BACKING_OUT):
+        elif deployment.status in (*WINDOWED, DeploymentStatus.BACKING_OUT):
             transition(
                 deployment,
                 DeploymentStatus.PAUSED,
@@ -153,13 +165,15 @@ def _expire_leases(deployment: Deployment, now: dt.datetime) -> int:
     return len(expired)
 
 
-def _redispatch(deployment: Deployment, now: dt.datetime) -> int:
+def _redispatch(deployment: Deployment, now: dt.datetime, *, every: bool = False) -> int:
+    """Send again the claimable steps whose message may be lost (`every`: all of them, when
+    the deployment has just resumed by itself and the messages sent meanwhile were refused)."""
     if executors.get(deployment.executor).is_remote:
         return 0
     phases = [p for p, statuses in CLAIMING_FOR_PHASE.items() if deployment.status in statuses]
     if not phases:
         return 0
-    cutoff = now - dt.timedelta(seconds=redispatch_seconds())
+    cutoff = now if every else now - dt.timedelta(seconds=redispatch_seconds())
     # A step's message was sent when it was dispatched, or (the next step of a target) when
     # the step before it finished: older than the cutoff, it may be lost.
     recent = DeploymentStep.objects.filter(
@@ -193,15 +207,85 @@ def _halt(deployment: Deployment, wave: DeploymentWave, reason: str) -> None:
     transition(deployment, DeploymentStatus.HALTED, event=reason, updates={"reason": reason})
 
 
-def _advance_waves(deployment: Deployment, now: dt.datetime) -> dict[str, Any]:
-    done: dict[str, Any] = {}
+#: The deployment statuses in which waves move on (`_advance_waves`) and the window is watched.
+WINDOWED = (DeploymentStatus.RUNNING, DeploymentStatus.OUTSIDE_WINDOW)
+
+
+def _waves_and_counts(
+    deployment: Deployment,
+) -> tuple[list[DeploymentWave], dict[tuple[int, str], int]]:
     waves = list(deployment.waves.order_by("order"))
     counts = {
         (row["wave_id"], row["state"]): row["n"]
         for row in DeploymentTarget.objects.filter(deployment=deployment)
         .values("wave_id", "state")
         .annotate(n=Count("id"))
+        .order_by()
     }
+    return waves, counts
+
+
+def _held_text(reason: str) -> str:
+    return (
+        f"{reason} Running steps finish and no new step starts; the deployment resumes by "
+        "itself when the window is open and no blackout applies."
+    )
+
+
+def _follow_window(
+    deployment: Deployment,
+    waves: list[DeploymentWave],
+    counts: dict[tuple[int, str], int],
+    now: dt.datetime,
+) -> dict[str, Any]:
+    """Stop a wave under way when its window closes or a blackout starts on its CIs (running
+    → outside_window: no new claims), and resume by itself when it may go on (a person's pause
+    is never resumed here). Between waves nothing is under way: the next wave simply waits
+    (`_advance_waves`)."""
+    under_way = [
+        w.pk
+        for w in waves
+        if w.status == WaveStatus.RUNNING
+        and any(counts.get((w.pk, state), 0) for state in gates.WORK_LEFT)
+    ]
+    if deployment.status == DeploymentStatus.RUNNING:
+        reason = gates.held_reason(deployment, under_way, now) if under_way else ""
+        if not reason:
+            return {}
+        transition(
+            deployment,
+            DeploymentStatus.OUTSIDE_WINDOW,
+            event=f"stopped by itself: {reason}",
+            updates={"reason": _held_text(reason)},
+        )
+        return {"outside_window": reason}
+    if under_way:
+        reason = gates.held_reason(deployment, under_way, now)
+    else:
+        following = next((w for w in waves if w.status == WaveStatus.PENDING), None)
+        reason = gates.closed_reason(deployment, following, now) if following else ""
+    if reason:
+        text = _held_text(reason)
+        if deployment.reason != text:
+            Deployment.objects.filter(pk=deployment.pk).update(reason=text)
+            deployment.reason = text
+        return {"outside_window": reason}
+    transition(
+        deployment,
+        DeploymentStatus.RUNNING,
+        event="the window is open and no blackout applies: resumed by itself",
+        updates={"reason": ""},
+    )
+    return {"reopened": True}
+
+
+def _advance_waves(
+    deployment: Deployment,
+    waves: list[DeploymentWave],
+    counts: dict[tuple[int, str], int],
+    now: dt.datetime,
+) -> dict[str, Any]:
+    done: dict[str, Any] = {}
     for wave in waves:
         if wave.status not in (WaveStatus.RUNNING, WaveStatus.WAITING):
             continue
@@ -266,10 +350,13 @@ def _advance_waves(deployment: Deployment, now: dt.datetime) -> dict[str, Any]:
         return done
     closed = gates.closed_reason(deployment, following, now)
     if closed:
-        if deployment.reason != closed:
+        # Outside its window, the reason (set by `_follow_window`) already says so.
+        if deployment.status == DeploymentStatus.RUNNING and deployment.reason != closed:
             Deployment.objects.filter(pk=deployment.pk).update(reason=closed)
         done["waiting"] = closed
         return done
+    if deployment.status == DeploymentStatus.OUTSIDE_WINDOW:
+        transition(deployment, DeploymentStatus.RUNNING, event="the next wave's window is open")
     start_wave(deployment, following, now)
     done["started"] = following.pk
     return done
@@ -332,3 +419,68 @@ def _finish_backout(deployment: Deployment) -> bool:
 
     release_backed_out(release_id=deployment.release_id)
     return True
+
+
+# --- a deployment a person ended -----------------------------------------------------------
+
+
+def settle_ended(deployment: Deployment) -> dict[str, int]:
+    """Give each target of a cancelled or failed deployment its final state once nothing of it
+    runs: never started → skipped (its steps too); started → failed, its later steps left
+    pending (a backout skips them). A target with a step still running settles when that step
+    is done (`advance`, from the reconciler). Returns how many settled and how many
+    never-started steps could not be skipped because a worker held them (a claim racing the
+    end: that target is counted as changed)."""
+    in_flight = DeploymentStep.objects.filter(
+        target_id=OuterRef("pk"), state__in=(StepState.CLAIMED, StepState.RUNNING)
+    )
+    started = DeploymentStep.objects.filter(target_id=OuterRef("pk"), started_at__isnull=False)
+    rows = (
+        DeploymentTarget.objects.filter(
+            deployment=deployment,
+            state__in=(TargetState.PENDING, TargetState.RUNNING, TargetState.LOST),
+        )
+        .exclude(Exists(in_flight))
+        .annotate(was_started=Exists(started))
+        .values_list("pk", "state", "was_started")
+    )
+    groups: dict[tuple[str, str], list[int]] = {}
+    for pk, state, was_started in rows:
+        to = (
+            TargetState.FAILED
+            if was_started and state != TargetState.PENDING
+            else TargetState.SKIPPED
+        )
+        groups.setdefault((state, to), []).append(pk)
+    now = timezone.now()
+    verb = deployment.get_status_display().lower()
+    settled, never_started = 0, []
+    for (from_state, to), ids in sorted(groups.items()):
+        moved = transition_many(
+            DeploymentTarget,
+            ids,
+            to,
+            expected_from=from_state,
+            deployment_id=deployment.pk,
+            event=f"deployment {verb}: never started"
+            if to == TargetState.SKIPPED
+            else f"deployment {verb}: stopped part way, back it out",
+            updates={"finished_at": now},
+        )
+        settled += len(moved)
+        if to == TargetState.SKIPPED:
+            never_started += moved
+    pending = list(
+        DeploymentStep.objects.filter(
+            target_id__in=never_started, state=StepState.PENDING
+        ).values_list("pk", flat=True)
+    )
+    skipped = transition_many(
+        DeploymentStep,
+        pending,
+        StepState.SKIPPED,
+        expected_from=StepState.PENDING,
+        deployment_id=deployment.pk,
+        event=f"deployment {verb}",
+    )
+    return {"settled": settled, "held": len(pending) - len(skipped)}

@@ -49,14 +49,48 @@ def blackout_reason(ci_ids: set[int], start: dt.datetime, end: dt.datetime) -> s
     return f"Change blackout: {found} (until {found.end:%Y-%m-%d %H:%M})."
 
 
-def closed_reason(deployment: Deployment, wave: DeploymentWave, now: dt.datetime) -> str:
-    """Why `wave` may not start now ("" when it may): outside the deployment window, or in a
-    change blackout that applies to its CIs."""
+def window_reason(deployment: Deployment, now: dt.datetime) -> str:
+    """Why the deployment's window does not allow work now ("" when it does)."""
     if deployment.window_start and now < deployment.window_start:
         return (
             f"Waiting for the deployment window (opens {deployment.window_start:%Y-%m-%d %H:%M})."
         )
     if deployment.window_end and now >= deployment.window_end:
         return f"The deployment window closed at {deployment.window_end:%Y-%m-%d %H:%M}."
+    return ""
+
+
+def closed_reason(deployment: Deployment, wave: DeploymentWave, now: dt.datetime) -> str:
+    """Why `wave` may not start now ("" when it may): outside the deployment window, or in a
+    change blackout that applies to its CIs."""
+    reason = window_reason(deployment, now)
+    if reason:
+        return reason
     ci_ids = set(DeploymentTarget.objects.filter(wave=wave).values_list("ci_id", flat=True))
-    return blackout_reason(ci_ids, now, now + dt.timedelta(minutes=1))
+    return blackout_reason(ci_ids, now, now + BLACKOUT_LOOKAHEAD)
+
+
+#: Targets with install or verify work left (a blackout on their CI holds the wave).
+WORK_LEFT = (TargetState.PENDING, TargetState.RUNNING, TargetState.LOST)
+BLACKOUT_LOOKAHEAD = dt.timedelta(minutes=1)
+
+
+def held_reason(deployment: Deployment, wave_ids: list[int], now: dt.datetime) -> str:
+    """Why the waves under way (`wave_ids`) must stop claiming now ("" when they may go on):
+    the window closed (or is moved later), or a change blackout applies to a CI that still has
+    work left. Cheap when no blackout is on: one query."""
+    reason = window_reason(deployment, now)
+    if reason or not wave_ids:
+        return reason
+    from changes.selectors import blackouts_overlapping
+
+    if not blackouts_overlapping(now, now + BLACKOUT_LOOKAHEAD).exists():
+        return ""
+    ci_ids = set(
+        DeploymentTarget.objects.filter(wave_id__in=wave_ids, state__in=WORK_LEFT).values_list(
+            "ci_id", flat=True
+        )
+    )
+    if not ci_ids:
+        return ""
+    return blackout_reason(ci_ids, now, now + BLACKOUT_LOOKAHEAD)

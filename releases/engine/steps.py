@@ -47,6 +47,7 @@ CLAIMING_FOR_PHASE = {
     StepPhase.BACKOUT: frozenset(
         {
             DeploymentStatus.RUNNING,
+            DeploymentStatus.OUTSIDE_WINDOW,
             DeploymentStatus.BACKING_OUT,
             DeploymentStatus.HALTED,
             DeploymentStatus.SUCCEEDED,

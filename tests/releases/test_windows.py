@@ -1,0 +1,347 @@
+"""Deployment windows and change blackouts hold a wave under way, not only the next wave: when
+the window closes (or a blackout starts on the wave's CIs) the deployment goes `outside_window`
+— running steps finish, nothing new is claimed — and resumes by itself when it may go on,
+unless a person paused it. A Release Manager may give it a new window."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from changes.models import Blackout
+from itsm import roles
+from itsm.audit import ChangeContext
+from itsm.exceptions import ApplicationError, PermissionDeniedError
+from releases import services
+from releases.choices import DeploymentStatus, StepState, TargetState, WaveStatus
+from releases.engine.advance import advance
+from releases.engine.local import run_until_quiet
+from releases.engine.steps import WORKER, record_result, step_claim, step_run
+from releases.executors import StepResult
+from releases.models import (
+    Deployment,
+    DeploymentEvent,
+    DeploymentStep,
+    DeploymentTarget,
+    SimulatedExecution,
+)
+from tests.factories import CIFactory, CITypeFactory
+from tests.releases.conftest import SYSTEM, make_release
+
+pytestmark = pytest.mark.django_db
+ALL = [{"name": "All", "selector": {}, "gate": {"kind": "automatic"}}]
+TWO = [
+    {"name": "Pilot", "selector": {"pilot": 1}, "gate": {"kind": "automatic"}},
+    {"name": "Rest", "selector": {}, "gate": {"kind": "automatic"}},
+]
+
+
+def deploy(release):
+    return services.deployment_start(
+        context=SYSTEM, release_id=release.pk, executor="simulated", simulation={}
+    )
+
+
+def close_window(deployment, minutes_ago: int = 1):
+    """The window ends while the wave runs (as time passes: the column, not a service)."""
+    Deployment.objects.filter(pk=deployment.pk).update(
+        window_end=timezone.now() - dt.timedelta(minutes=minutes_ago)
+    )
+
+
+def first_step(target):
+    return DeploymentStep.objects.filter(target=target, state=StepState.PENDING).order_by("order")[
+        0
+    ]
+
+
+def finish(step, ok: bool = True):
+    """The worker holding `step` records its result (a step that was running)."""
+    assert record_result(step=step, result=StepResult(ok=ok, log="done"), owner=WORKER)
+
+
+def rm(user) -> ChangeContext:
+    return ChangeContext(actor=user, source="api")
+
+
+def status_of(deployment) -> str:
+    return Deployment.objects.values_list("status", flat=True).get(pk=deployment.pk)
+
+
+def test_a_window_closing_mid_wave_stops_new_claims_and_resumes_by_itself(
+    make_cis, release_manager
+):
+    make_cis(2)
+    release = make_release(wave_plan=ALL)
+    deployment = deploy(release)
+    advance(deployment.pk)
+    one, two = DeploymentTarget.objects.order_by("pk")
+    step_run(step_id=first_step(one).pk, attempt=1)  # target one: step 1 done
+    running = step_claim(step_id=first_step(two).pk, attempt=1)  # target two: step 1 running
+    assert running is not None
+    close_window(deployment)
+
+    done = advance(deployment.pk)
+    assert done["status"] == DeploymentStatus.OUTSIDE_WINDOW
+    deployment.refresh_from_db()
+    assert "window closed" in deployment.reason and "resumes by itself" in deployment.reason
+    # Nothing new is claimed; the step that was running finishes and is recorded.
+    assert step_run(step_id=first_step(one).pk, attempt=1).startswith("not claimable")
+    finish(running)
+    runs = SimulatedExecution.objects.count()
+    assert run_until_quiet(deployment.pk).status == DeploymentStatus.OUTSIDE_WINDOW
+    assert SimulatedExecution.objects.count() == runs
+    assert deployment.waves.get().status == WaveStatus.RUNNING
+    # The progress answers the new status (the contract's values only grow).
+    client = APIClient()
+    client.force_authenticate(release_manager)
+    progress = client.get(f"/api/v1/releases/{release.pk}/progress/").json()
+    assert progress["status"] == "outside_window" and "window closed" in progress["reason"]
+
+    # A Release Manager gives it a new window, open now: it goes on by itself.
+    services.deployment_set_window(
+        context=rm(release_manager),
+        release_id=release.pk,
+        window_start=None,
+        window_end=timezone.now() + dt.timedelta(hours=2),
+    )
+    deployment = run_until_quiet(deployment.pk)
+    assert deployment.status == DeploymentStatus.SUCCEEDED and deployment.reason == ""
+    moves = list(
+        DeploymentEvent.objects.filter(deployment=deployment, object_type="deployment")
+        .order_by("id")
+        .values_list("to_state", "message")
+    )
+    held = [m for to, m in moves if to == DeploymentStatus.OUTSIDE_WINDOW]
+    resumed = [m for to, m in moves if to == DeploymentStatus.RUNNING and "by itself" in m]
+    assert len(held) == 1 and "window closed" in held[0] and len(resumed) == 1
+    # No step ran twice (one was run by the test's own "worker", the rest simulated).
+    runs = list(SimulatedExecution.objects.values_list("step_id", "attempt"))
+    assert len(runs) == len(set(runs)) == 2 * 3 - 1
+    assert set(DeploymentStep.objects.values_list("state", flat=True)) == {StepState.SUCCEEDED}
+
+
+def test_a_blackout_on_the_wave_cis_holds_it_until_it_ends(make_cis):
+    cis = make_cis(2)
+    other = CIFactory(ci_type=CITypeFactory(name="Router", slug="router"))
+    release = make_release(wave_plan=ALL)
+    deployment = deploy(release)
+    advance(deployment.pk)
+    now = timezone.now()
+    # A blackout elsewhere does not hold it.
+    elsewhere = Blackout.objects.create(
+        name="Other freeze", start=now - dt.timedelta(hours=1), end=now + dt.timedelta(hours=1)
+    )
+    elsewhere.cis.add(other)
+    assert advance(deployment.pk)["status"] == DeploymentStatus.RUNNING
+    # One on a CI of the wave that still has work to do does.
+    freeze = Blackout.objects.create(
+        name="Payroll freeze", start=now - dt.timedelta(minutes=5), end=now + dt.timedelta(hours=1)
+    )
+    freeze.cis.add(cis[0])
+    assert advance(deployment.pk)["status"] == DeploymentStatus.OUTSIDE_WINDOW
+    deployment.refresh_from_db()
+    assert "Payroll freeze" in deployment.reason
+    assert run_until_quiet(deployment.pk).status == DeploymentStatus.OUTSIDE_WINDOW
+    assert not SimulatedExecution.objects.exists()
+    # The blackout ends: it goes on by itself, to the end.
+    Blackout.objects.filter(pk=freeze.pk).update(end=timezone.now() - dt.timedelta(seconds=1))
+    assert run_until_quiet(deployment.pk).status == DeploymentStatus.SUCCEEDED
+
+
+def test_a_blackout_on_finished_targets_only_does_not_hold_the_wave(make_cis):
+    cis = make_cis(2)
+    release = make_release(wave_plan=ALL)
+    deployment = deploy(release)
+    advance(deployment.pk)
+    done_target = DeploymentTarget.objects.get(ci=cis[0])
+    for _ in range(3):
+        step_run(step_id=first_step(done_target).pk, attempt=1)
+    assert DeploymentTarget.objects.get(pk=done_target.pk).state == TargetState.SUCCEEDED
+    now = timezone.now()
+    freeze = Blackout.objects.create(
+        name="Freeze", start=now - dt.timedelta(minutes=1), end=now + dt.timedelta(hours=1)
+    )
+    freeze.cis.add(cis[0])
+    assert run_until_quiet(deployment.pk).status == DeploymentStatus.SUCCEEDED
+
+
+def test_between_waves_outside_the_window_the_next_wave_waits_then_starts(make_cis):
+    make_cis(3)
+    release = make_release(wave_plan=TWO)
+    deployment = deploy(release)
+    advance(deployment.pk)
+    pilot = DeploymentTarget.objects.get(wave__order=1)
+    step_run(step_id=first_step(pilot).pk, attempt=1)
+    step_run(step_id=first_step(pilot).pk, attempt=1)
+    last = step_claim(step_id=first_step(pilot).pk, attempt=1)  # the pilot's last step runs
+    close_window(deployment)
+    assert advance(deployment.pk)["status"] == DeploymentStatus.OUTSIDE_WINDOW
+    finish(last)  # the wave has drained: its gate passes, the next wave waits
+    deployment = run_until_quiet(deployment.pk)
+    assert deployment.status == DeploymentStatus.OUTSIDE_WINDOW
+    assert deployment.waves.get(order=1).status == WaveStatus.SUCCEEDED
+    assert deployment.waves.get(order=2).status == WaveStatus.PENDING
+    assert "window closed" in deployment.reason
+    Deployment.objects.filter(pk=deployment.pk).update(window_end=None)
+    assert run_until_quiet(deployment.pk).status == DeploymentStatus.SUCCEEDED
+
+
+def test_a_person_pause_is_never_lifted_by_the_engine(make_cis, release_manager):
+    make_cis(1)
+    release = make_release(wave_plan=ALL)
+    deployment = deploy(release)
+    advance(deployment.pk)
+    close_window(deployment)
+    assert advance(deployment.pk)["status"] == DeploymentStatus.OUTSIDE_WINDOW
+    services.deployment_pause(context=rm(release_manager), release_id=release.pk, reason="Audit")
+    Deployment.objects.filter(pk=deployment.pk).update(window_end=None)  # the window is open
+    assert run_until_quiet(deployment.pk).status == DeploymentStatus.PAUSED
+    assert not SimulatedExecution.objects.exists()
+    # Only a person resumes it; outside the window again, the engine holds it again.
+    close_window(deployment)
+    services.deployment_resume(context=rm(release_manager), release_id=release.pk)
+    assert run_until_quiet(deployment.pk).status == DeploymentStatus.OUTSIDE_WINDOW
+    Deployment.objects.filter(pk=deployment.pk).update(window_end=None)
+    assert run_until_quiet(deployment.pk).status == DeploymentStatus.SUCCEEDED
+
+
+def test_resume_outside_the_window_is_refused_and_writes_nothing(make_cis, release_manager, client):
+    make_cis(1)
+    release = make_release(wave_plan=ALL)
+    deployment = deploy(release)
+    advance(deployment.pk)
+    close_window(deployment)
+    advance(deployment.pk)
+    deployment.refresh_from_db()
+    version, events = deployment.version, DeploymentEvent.objects.count()
+    with pytest.raises(ApplicationError, match="resumes by itself"):
+        services.deployment_resume(context=rm(release_manager), release_id=release.pk)
+    api = APIClient()
+    api.force_authenticate(release_manager)
+    response = api.post(f"/api/v1/releases/{release.pk}/resume/")
+    assert response.status_code == 400 and "new window" in response.json()["detail"]
+    client.force_login(release_manager)
+    page = client.post(reverse("releases:resume", args=[release.pk]), follow=True).content.decode()
+    assert "resumes by itself" in page
+    deployment.refresh_from_db()
+    assert (deployment.version, DeploymentEvent.objects.count()) == (version, events)
+    assert deployment.status == DeploymentStatus.OUTSIDE_WINDOW
+
+
+def test_backout_steps_still_run_outside_the_window(make_cis, technician):
+    make_cis(2)
+    release = make_release(wave_plan=ALL)
+    deployment = deploy(release)
+    advance(deployment.pk)
+    one = DeploymentTarget.objects.order_by("pk").first()
+    for _ in range(3):
+        step_run(step_id=first_step(one).pk, attempt=1)
+    close_window(deployment)
+    assert advance(deployment.pk)["status"] == DeploymentStatus.OUTSIDE_WINDOW
+    services.target_backout(context=rm(technician), target_id=one.pk)
+    deployment = run_until_quiet(deployment.pk)
+    assert DeploymentTarget.objects.get(pk=one.pk).state == TargetState.BACKED_OUT
+    assert deployment.status == DeploymentStatus.OUTSIDE_WINDOW
+
+
+def test_a_lost_step_that_is_not_idempotent_pauses_it_outside_the_window(make_cis):
+    make_cis(1)
+    release = make_release(wave_plan=ALL)
+    deployment = deploy(release)
+    advance(deployment.pk)
+    step = first_step(DeploymentTarget.objects.get())
+    DeploymentStep.objects.filter(pk=step.pk).update(idempotent=False)
+    assert step_claim(step_id=step.pk, attempt=1) is not None
+    close_window(deployment)
+    advance(deployment.pk)
+    DeploymentStep.objects.filter(pk=step.pk).update(
+        lease_expires_at=timezone.now() - dt.timedelta(seconds=1)
+    )
+    assert advance(deployment.pk)["status"] == DeploymentStatus.PAUSED
+    assert "not idempotent" in Deployment.objects.get(pk=deployment.pk).reason
+
+
+def test_a_new_window_bad_input_and_wrong_roles_write_nothing(make_cis, release_manager, make_user):
+    make_cis(1)
+    release = make_release(wave_plan=ALL)
+    deployment = deploy(release)
+    advance(deployment.pk)  # the wave is under way
+    now = timezone.now()
+    context = rm(release_manager)
+    with pytest.raises(ApplicationError, match="ends after it starts"):
+        services.deployment_set_window(
+            context=context,
+            release_id=release.pk,
+            window_start=now + dt.timedelta(hours=2),
+            window_end=now + dt.timedelta(hours=1),
+        )
+    with pytest.raises(ApplicationError, match="already ended"):
+        services.deployment_set_window(
+            context=context,
+            release_id=release.pk,
+            window_start=None,
+            window_end=now - dt.timedelta(minutes=1),
+        )
+    with pytest.raises(PermissionDeniedError):
+        services.deployment_set_window(
+            context=rm(make_user(roles.DEPLOYMENT_TECHNICIAN)),
+            release_id=release.pk,
+            window_start=None,
+            window_end=None,
+        )
+    api = APIClient()
+    api.force_authenticate(release_manager)
+    url = f"/api/v1/releases/{release.pk}/window/"
+    assert api.post(url, {"window_end": "not a date"}, format="json").status_code == 400
+    assert api.post(url, ["x"], format="json").status_code == 400
+    deployment.refresh_from_db()
+    assert (deployment.window_start, deployment.window_end) == (None, None)
+    tech = APIClient()
+    tech.force_authenticate(make_user(roles.DEPLOYMENT_TECHNICIAN))
+    assert tech.post(url, {"window_end": None}, format="json").status_code == 403
+    # A window that opens later holds the wave under way until then.
+    opens = (now + dt.timedelta(hours=1)).isoformat()
+    answer = api.post(url, {"window_start": opens, "window_end": None}, format="json")
+    assert answer.status_code == 200
+    assert advance(deployment.pk)["status"] == DeploymentStatus.OUTSIDE_WINDOW
+    assert "opens" in Deployment.objects.get(pk=deployment.pk).reason
+    # The change is in the release log, the deployment's events and each RFC's change log.
+    log = api.get(f"/api/v1/releases/{release.pk}/log/").json()
+    assert any("window_start" in e["changes"] for e in log["entries"])
+    assert any("window set by" in e["message"] for e in log["events"])
+    from itsm.audit import entries_for
+
+    messages = [e.changes.get("message", "") for e in entries_for(release.changes.get())]
+    assert any("window set by" in m for m in messages)
+    # A finished deployment's window no longer matters.
+    services.deployment_cancel(context=context, release_id=release.pk)
+    with pytest.raises(ApplicationError, match="no longer matters"):
+        services.deployment_set_window(
+            context=context, release_id=release.pk, window_start=None, window_end=None
+        )
+
+
+def test_the_window_form_in_the_ui(make_cis, release_manager, client):
+    make_cis(1)
+    release = make_release(wave_plan=ALL)
+    deployment = deploy(release)
+    advance(deployment.pk)
+    close_window(deployment)
+    advance(deployment.pk)
+    client.force_login(release_manager)
+    page = client.get(reverse("releases:release-detail", args=[release.pk])).content.decode()
+    assert 'data-status="outside_window"' in page and 'id="window-form"' in page
+    assert reverse("releases:resume", args=[release.pk]) not in page  # it resumes by itself
+    url = reverse("releases:deployment-window", args=[release.pk])
+    response = client.post(url, {"window_end": "soon"}, follow=True)
+    assert "window is invalid" in response.content.decode()
+    assert Deployment.objects.get(pk=deployment.pk).window_end < timezone.now()
+    later = timezone.localtime() + dt.timedelta(hours=3)
+    response = client.post(url, {"window_end": later.strftime("%Y-%m-%dT%H:%M")}, follow=True)
+    assert "Deployment window set." in response.content.decode()
+    assert run_until_quiet(deployment.pk).status == DeploymentStatus.SUCCEEDED
