@@ -41,6 +41,12 @@ PILOT_SIGNED = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def _one_step_per_run(settings):
+    """These tests move one step at a time: a worker does not go on with the target's next."""
+    settings.RELEASES_CHAIN_SECONDS = 0
+
+
 def deploy(release, **simulation):
     return services.deployment_start(
         context=SYSTEM, release_id=release.pk, executor="simulated", simulation=simulation
