@@ -35,10 +35,7 @@ test: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	DEBUG=$${DEBUG:-1} $(VENV)/bin/mypy
-	DEBUG=$${DEBUG:-1} $(PY) -m pytest -m "not crash" $(PYTEST_ARGS)
-	# The crash tests (kill -9 of a worker, a broker flush) in a fresh process: they share the
-	# Celery app and broker connections of the process that runs them with nothing else.
-	DEBUG=$${DEBUG:-1} $(PY) -m pytest -m crash tests/releases $(PYTEST_ARGS)
+	DEBUG=$${DEBUG:-1} $(PY) -m pytest $(PYTEST_ARGS)
 
 ## make test-sqlite: the suite again on the SQLite fallback (no PostgreSQL, no Redis, eager tasks)
 test-sqlite: install

@@ -16,6 +16,19 @@ os.environ.setdefault(
 
 
 @pytest.fixture(autouse=True)
+def _real_clock_after_each_test():
+    """A test that leaves `django.utils.timezone.now` replaced fails, and the real clock is put
+    back: left frozen, it stopped every later test's leases from expiring in this process (the
+    release crash tests waited forever for the reconciler). Freeze with `tests.clock.frozen`."""
+    yield
+    from tests.clock import restore_real_now
+
+    left = restore_real_now()
+    if left is not None:
+        pytest.fail(f"the test left django.utils.timezone.now replaced by {left!r}")
+
+
+@pytest.fixture(autouse=True)
 def _eager_celery(settings):
     """Run tasks in-process unless a test asks for a real worker."""
     from itsm.celery import app

@@ -1,17 +1,14 @@
 """Fixtures of the service-desk tests: people in each role, incidents made through the
-services, a frozen clock."""
+services, a frozen clock (tests.clock)."""
 
 from __future__ import annotations
-
-import contextlib
-import datetime as dt
-from unittest import mock
 
 import pytest
 
 from cmdb.history import ChangeContext
 from incidents import services, sla_services
 from itsm import roles
+from tests.clock import frozen  # noqa: F401 (the service desk tests import it from here)
 
 SYSTEM = ChangeContext(source="system", source_ref="tests")
 
@@ -54,10 +51,3 @@ def make_incident(db):
         return services.incident_open(context=ctx(user), **kwargs)
 
     return factory
-
-
-@contextlib.contextmanager
-def frozen(at: dt.datetime):
-    """Freeze django.utils.timezone.now at `at` (services, selectors and tasks read it)."""
-    with mock.patch("django.utils.timezone.now", return_value=at):
-        yield

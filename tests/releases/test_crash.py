@@ -6,22 +6,27 @@
   reconciler sends the pending steps again; the deployment finishes; nothing ran twice.
 
 The test process plays celery beat: it calls the reconciler every second (what the
-`releases-reconcile` beat entry does every 15 s in production).
+`releases-reconcile` beat entry does every 15 s in production). The reconciler times leases and
+re-sends with this process's clock: it must be the real one (see tests/clock.py). When a
+deployment does not finish, the failure shows its steps, the advisory locks, the broker, the
+Celery app and the clock as the test process sees them.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
+from collections import Counter, deque
 from pathlib import Path
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from releases import services
 from releases.choices import DeploymentStatus, TargetState
@@ -50,6 +55,10 @@ def broker(settings):
     url = os.environ.get("CELERY_BROKER_URL")
     if connection.vendor != "postgresql" or not url:
         pytest.skip("needs PostgreSQL and a Celery broker (CELERY_BROKER_URL)")
+    # Leases expire and lost messages are re-sent by this process's clock.
+    assert abs(timezone.now() - dt.datetime.now(dt.UTC)) < dt.timedelta(seconds=5), (
+        f"django.utils.timezone.now is not the real clock: {timezone.now!r}"
+    )
     settings.RELEASES_LEASE_SECONDS = LEASE_SECONDS
     settings.RELEASES_REDISPATCH_SECONDS = REDISPATCH_SECONDS
     from itsm.celery import app
@@ -76,6 +85,7 @@ class Workers:
             "RELEASES_REDISPATCH_SECONDS": str(REDISPATCH_SECONDS),
             "DEBUG": "1",
         }
+        self.url = url
         self.queue = queue
         self.processes: list[subprocess.Popen] = []
         self.logs: list[Path] = []
@@ -143,17 +153,61 @@ def start_deployment(make_cis, n: int = 12, delay_ms: int = 400) -> Deployment:
     )
 
 
+#: What the last calls of the reconciler returned (deployments advanced), for a failure.
+RECONCILED: deque[int] = deque(maxlen=5)
+
+
 def wait_until(condition, timeout: float, *, reconcile_every: float | None = None) -> bool:
     deadline = time.time() + timeout
     last = 0.0
+    RECONCILED.clear()
     while time.time() < deadline:
         if condition():
             return True
         if reconcile_every is not None and time.time() - last >= reconcile_every:
-            reconcile()
+            RECONCILED.append(reconcile())
             last = time.time()
         time.sleep(0.2)
     return condition()
+
+
+def diagnose(deployment: Deployment, workers: Workers) -> str:
+    """The state a reconciler that does not move a deployment on should be judged by."""
+    import redis
+
+    from itsm.celery import app
+
+    deployment.refresh_from_db()
+    steps = DeploymentStep.objects.filter(deployment=deployment)
+    lines = [
+        f"deployment {deployment.pk}: {deployment.status} {deployment.reason!r}",
+        "waves: " + ", ".join(f"{w.name} {w.status}" for w in deployment.waves.order_by("order")),
+        f"targets: {dict(Counter(deployment.targets.values_list('state', flat=True)))}",
+        f"steps: {dict(Counter(steps.values_list('phase', 'state', 'attempt')))}",
+        *(
+            f"  {row}"
+            for row in steps.exclude(state__in=("succeeded", "skipped", "failed")).values(
+                "pk", "state", "attempt", "dispatched_at", "lease_expires_at", "target__state"
+            )[:20]
+        ),
+        f"clock: timezone.now is {timezone.now!r}: {timezone.now()}"
+        f" (real: {dt.datetime.now(dt.UTC)})",
+        f"last reconciles (deployments advanced): {list(RECONCILED)}",
+        f"celery: eager={app.conf.task_always_eager} queue={app.conf.task_default_queue}",
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT l.pid, l.classid, l.objid, l.objsubid, l.granted, a.state, pg_backend_pid()"
+            " FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid"
+            " WHERE l.locktype = 'advisory'"
+            " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        )
+        lines.append(
+            f"advisory locks (pid, key1, key2, form, granted, state, ours): {cursor.fetchall()}"
+        )
+    broker = redis.Redis.from_url(workers.url)
+    lines.append(f"broker: {broker.llen(workers.queue)} message(s) queued, keys {broker.keys()}")
+    return "\n".join(lines) + "\n" + workers.tail()
 
 
 def finished(deployment: Deployment) -> bool:
@@ -189,7 +243,9 @@ def test_kill_9_of_a_worker_mid_deployment(workers, make_cis):
     first.wait(10)
     killed_at = SimulatedExecution.objects.count()
     workers.start("second")
-    assert wait_until(lambda: finished(deployment), 180, reconcile_every=1.0), workers.tail()
+    assert wait_until(lambda: finished(deployment), 180, reconcile_every=1.0), diagnose(
+        deployment, workers
+    )
     assert deployment.status == DeploymentStatus.SUCCEEDED, deployment.reason
     assert set(deployment.targets.values_list("state", flat=True)) == {TargetState.SUCCEEDED}
     runs = assert_nothing_ran_twice(deployment)
@@ -214,7 +270,9 @@ def test_redis_flush_mid_deployment(workers, broker, make_cis):
     waiting = DeploymentStep.objects.filter(deployment=deployment, state="pending").count()
     redis.Redis.from_url(url).flushdb()  # every queued message is gone
     assert waiting > 1
-    assert wait_until(lambda: finished(deployment), 180, reconcile_every=1.0), workers.tail()
+    assert wait_until(lambda: finished(deployment), 180, reconcile_every=1.0), diagnose(
+        deployment, workers
+    )
     assert deployment.status == DeploymentStatus.SUCCEEDED, deployment.reason
     assert set(deployment.targets.values_list("state", flat=True)) == {TargetState.SUCCEEDED}
     assert_nothing_ran_twice(deployment)
