@@ -66,12 +66,20 @@ WAVES = [
 
 
 def _targets(n: int) -> int:
-    from cmdb.models import CIType, ConfigurationItem
+    from cmdb.models import CIType, ConfigurationItem, HistoryEntry, InstalledSoftware
 
     ci_type, _ = CIType.objects.get_or_create(
         slug=TYPE_SLUG, defaults={"name": "Bench release target"}
     )
-    have = ConfigurationItem.objects.filter(ci_type=ci_type).count()
+    mine = ConfigurationItem.objects.filter(ci_type=ci_type)
+    # Exactly n: the release's target filter takes every CI of the type (a smaller run after
+    # a bigger one would deploy to all of them). Run after _cleanup (no deployment holds them).
+    surplus = mine.filter(name__gte=f"bench-rel-{n:06d}")
+    if surplus.exists():
+        InstalledSoftware.objects.filter(ci__in=surplus).delete()
+        HistoryEntry.objects.filter(ci__in=surplus).delete()
+        surplus.delete()
+    have = mine.count()
     if have < n:
         ConfigurationItem.objects.bulk_create(
             [
@@ -181,8 +189,8 @@ def run(ctx: Context, workers: tuple[int, ...] = (2, 1)) -> None:
     setup_django(ctx.database_url)
     n = max(10, int(FULL_TARGETS * ctx.scale))
     log(f"releases: {n} targets x 3 steps, 5 waves")
-    _targets(n)
     _cleanup()
+    _targets(n)
     p50, p95 = _baseline_ms()
     ctx.emit("releases", "baseline_select_1", "p50_ms", p50, 300, p95_ms=round(p95, 3))
     for count in workers:
@@ -308,3 +316,29 @@ def _deploy_case(ctx: Context, n: int, workers: int) -> None:
         ctx.emit("releases", case, "wall_ms_per_step", total * 1000 / steps, steps, **common)
     finally:
         worker.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python bench/bench_releases.py --targets 10000`: this benchmark alone at a given size,
+    on the bench database (created and migrated if need be; the CMDB dataset is not needed)."""
+    import argparse
+
+    from common import DEFAULT_DATABASE_URL, check_postgres_url, ensure_database, migrate
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--targets", type=int, default=FULL_TARGETS)
+    parser.add_argument("--workers", default="2,1", help="worker counts, comma-separated")
+    parser.add_argument(
+        "--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
+    )
+    args = parser.parse_args(argv)
+    check_postgres_url(args.database_url)
+    ensure_database(args.database_url)
+    migrate(args.database_url)
+    counts = tuple(int(w) for w in args.workers.split(",") if w.strip())
+    run(Context(args.database_url, args.targets / FULL_TARGETS), workers=counts)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -184,6 +184,9 @@ TARGET_TRANSITIONS: dict[str, frozenset[str]] = {
 }
 #: A target in one of these has nothing left to run.
 TARGET_FINISHED = frozenset({TS.SUCCEEDED, TS.FAILED, TS.SKIPPED, TS.BACKED_OUT})
+#: A wave waits for its targets in these states (a partial index holds them; the order matters
+#: only in that the query and the index condition are written alike).
+TARGET_UNFINISHED = (TS.PENDING, TS.RUNNING, TS.BACKING_OUT)
 
 
 class StepState(models.TextChoices):

@@ -25,6 +25,7 @@ from itsm.exceptions import ApplicationError, ConflictError, PermissionDeniedErr
 
 from .. import executors, sql
 from ..choices import (
+    TARGET_UNFINISHED,
     DeploymentStatus,
     StepPhase,
     StepState,
@@ -313,7 +314,7 @@ def after_target_finished(target: DeploymentTarget) -> None:
 
     def check() -> None:
         if not DeploymentTarget.objects.filter(
-            wave_id=wave_id, state__in=(TargetState.PENDING, *ACTIVE_TARGET)
+            wave_id=wave_id, state__in=TARGET_UNFINISHED
         ).exists():
             from .advance import advance_later
 

@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import Q
 
 from ..choices import (
+    TARGET_UNFINISHED,
     DeploymentStatus,
     GateKind,
     StepPhase,
@@ -149,7 +150,17 @@ class DeploymentTarget(models.Model):
                 condition=Q(state__in=TargetState.values), name="releases_target_state_valid"
             ),
         ]
-        indexes = [models.Index(fields=["wave", "state"], name="releases_target_wave_state")]
+        indexes = [
+            models.Index(fields=["wave", "state"], name="releases_target_wave_state"),
+            # "Is any target of this wave still to finish?", asked as each target finishes: the
+            # planner, its statistics taken when the targets were all pending, would otherwise
+            # scan the table for it (5 ms at 10,000 targets, bench/README.md).
+            models.Index(
+                fields=["wave"],
+                condition=Q(state__in=TARGET_UNFINISHED),
+                name="releases_target_unfinished",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"target {self.pk} (CI {self.ci_id})"
