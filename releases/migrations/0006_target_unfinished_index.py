@@ -5,16 +5,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('cmdb', '0010_schema_identity'),
-        ('releases', '0005_deployment_outside_window'),
+        ("cmdb", "0010_schema_identity"),
+        ("releases", "0005_deployment_outside_window"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='deploymenttarget',
-            index=models.Index(condition=models.Q(('state__in', ('pending', 'running', 'backing_out'))), fields=['wave'], name='releases_target_unfinished'),
+            model_name="deploymenttarget",
+            index=models.Index(
+                condition=models.Q(("state__in", ("pending", "running", "backing_out"))),
+                fields=["wave"],
+                name="releases_target_unfinished",
+            ),
         ),
     ]
