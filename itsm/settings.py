@@ -366,7 +366,7 @@ RELEASES_REDISPATCH_SECONDS = env_int("RELEASES_REDISPATCH_SECONDS", 60)
 # A worker runs a target's next steps itself for this long, then leaves them to new messages
 # (a step started late in the chain still has nearly all of the task's time limit).
 RELEASES_CHAIN_SECONDS = float(
-    os.environ.get("RELEASES_CHAIN_SECONDS", RELEASES_LEASE_SECONDS / 10)
+    os.environ.get("RELEASES_CHAIN_SECONDS") or RELEASES_LEASE_SECONDS / 10
 )
 # The engine's claims and moves are prepared statements; off behind PgBouncer's transaction mode.
 RELEASES_PREPARED_STATEMENTS = env_bool("RELEASES_PREPARED_STATEMENTS", True)
