@@ -114,6 +114,40 @@ def lease_terms() -> dict[str, int]:
     return {"lease_seconds": lease_seconds(), "heartbeat_seconds": heartbeat_seconds()}
 
 
+class Refused(Exception):
+    """A signed request refused before anything was written; `response` says why."""
+
+    def __init__(self, response: Response):
+        super().__init__(response.status_code)
+        self.response = response
+
+
+def accept_signed(
+    view: SignedAgentView, request, body: type[serializers.Serializer] | None = None
+) -> tuple[VerifiedRequest, dict[str, Any]]:
+    """Verify the agent's signature, parse and validate the JSON `body` (when the request has
+    one), then consume the nonce: the request's validated data. Raises `Refused` with the 4xx
+    answer (nothing written) for a bad signature, a replay, malformed JSON or invalid fields."""
+    try:
+        verified = view.verified(request, has_body=body is not None)
+        data: dict[str, Any] = {}
+        if body is not None:
+            try:
+                serializer = body(data=parse_json(verified.body))
+            except ReportInvalid as exc:
+                raise SignedRequestRejected(
+                    400, exc.reason, str(exc), verified.agent.key_id
+                ) from exc
+            if not serializer.is_valid():
+                raise Refused(Response(serializer.errors, status=400))
+            data = serializer.validated_data
+        with transaction.atomic():
+            agent_services.nonce_consume(verified)
+    except SignedRequestRejected as exc:
+        raise Refused(refuse(request, exc)) from exc
+    return verified, data
+
+
 class ResultSerializer(serializers.Serializer):
     """The body of a step result."""
 
@@ -134,11 +168,9 @@ class AgentDeploymentsView(SignedAgentView):
     @extend_schema(responses={200: dict}, auth=[])
     def get(self, request):
         try:
-            verified = self.verified(request, has_body=False)
-            with transaction.atomic():
-                agent_services.nonce_consume(verified)
-        except SignedRequestRejected as exc:
-            return refuse(request, exc)
+            verified, _ = accept_signed(self, request)
+        except Refused as exc:
+            return exc.response
         agent_services.agent_touch(verified.agent)
         ci_id = verified.agent.ci_id
         if ci_id is None:
@@ -174,24 +206,13 @@ class AgentStepResultView(SignedAgentView):
     @extend_schema(request=ResultSerializer, responses={200: dict}, auth=[])
     def post(self, request, step_id: int):
         try:
-            verified = self.verified(request, has_body=True)
-            try:
-                body = ResultSerializer(data=parse_json(verified.body))
-            except ReportInvalid as exc:
-                raise SignedRequestRejected(
-                    400, exc.reason, str(exc), verified.agent.key_id
-                ) from exc
-            if not body.is_valid():
-                return Response(body.errors, status=400)
-            with transaction.atomic():
-                agent_services.nonce_consume(verified)
-        except SignedRequestRejected as exc:
-            return refuse(request, exc)
+            verified, data = accept_signed(self, request, ResultSerializer)
+        except Refused as exc:
+            return exc.response
         agent_services.agent_touch(verified.agent)
         ci_id = verified.agent.ci_id
         if ci_id is None or not DeploymentStep.objects.filter(pk=step_id).exists():
             return Response({"detail": "No such step for this agent."}, status=404)
-        data = body.validated_data
         try:
             step = step_record_result(
                 step_id=step_id,
@@ -224,23 +245,12 @@ class AgentStepHeartbeatView(SignedAgentView):
     @extend_schema(request=HeartbeatSerializer, responses={200: dict}, auth=[])
     def post(self, request, step_id: int):
         try:
-            verified = self.verified(request, has_body=True)
-            try:
-                body = HeartbeatSerializer(data=parse_json(verified.body))
-            except ReportInvalid as exc:
-                raise SignedRequestRejected(
-                    400, exc.reason, str(exc), verified.agent.key_id
-                ) from exc
-            if not body.is_valid():
-                return Response(body.errors, status=400)
-            with transaction.atomic():
-                agent_services.nonce_consume(verified)
-        except SignedRequestRejected as exc:
-            return refuse(request, exc)
+            verified, data = accept_signed(self, request, HeartbeatSerializer)
+        except Refused as exc:
+            return exc.response
         ci_id = verified.agent.ci_id
         if ci_id is None:
             return Response({"detail": "No such step for this agent."}, status=404)
-        data = body.validated_data
         try:
             beat = step_heartbeat(
                 step_id=step_id,
@@ -271,11 +281,9 @@ class AgentArtifactView(SignedAgentView):
     @extend_schema(responses={200: bytes}, auth=[])
     def get(self, request, pk: int):
         try:
-            verified = self.verified(request, has_body=False)
-            with transaction.atomic():
-                agent_services.nonce_consume(verified)
-        except SignedRequestRejected as exc:
-            return refuse(request, exc)
+            verified, _ = accept_signed(self, request)
+        except Refused as exc:
+            return exc.response
         ci_id = verified.agent.ci_id
         allowed = (
             ci_id is not None

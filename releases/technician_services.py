@@ -57,6 +57,41 @@ def _check_open(wave: DeploymentWave) -> None:
         )
 
 
+def _assign(
+    *,
+    context: ChangeContext,
+    obj: DeploymentWave | DeploymentTarget,
+    wave: DeploymentWave,
+    technician: str | None,
+    subject: str,
+    nobody: str,
+    audit: dict[str, Any],
+) -> None:
+    """Put `technician` on `obj` (a wave or a target, locked by the caller) while `wave` has
+    not finished; log it on the deployment and in the release's audit log. No write when the
+    technician does not change."""
+    _check_open(wave)
+    user = _resolve(technician)
+    if (user.pk if user else None) == obj.technician_id:
+        return
+    old, new = _name(obj.technician), _name(user)
+    type(obj).objects.filter(pk=obj.pk).update(technician=user)
+    obj.technician = user
+    log_event(
+        obj,
+        "technician",
+        f"technician of {subject}: {new or nobody} (was {old or nobody}), "
+        f"assigned by {context.actor_name}",
+        data={"old": old, "new": new},
+    )
+    record(
+        obj=wave.deployment.release,
+        kind="technician",
+        changes={**audit, "technician": {"old": old, "new": new}},
+        context=context,
+    )
+
+
 @transaction.atomic
 def wave_assign_technician(
     *,
@@ -78,29 +113,14 @@ def wave_assign_technician(
     )
     if wave is None or (release_id is not None and wave.deployment.release_id != release_id):
         raise ApplicationError("No such wave in this release's deployment.")
-    _check_open(wave)
-    user = _resolve(technician)
-    old = _name(wave.technician)
-    if (user.pk if user else None) == wave.technician_id:
-        return wave
-    DeploymentWave.objects.filter(pk=wave.pk).update(technician=user)
-    wave.technician = user
-    new = _name(user)
-    log_event(
-        wave,
-        "technician",
-        f"technician of wave “{wave.name}”: {new or 'nobody'} (was {old or 'nobody'}), "
-        f"assigned by {context.actor_name}",
-        data={"old": old, "new": new},
-    )
-    record(
-        obj=wave.deployment.release,
-        kind="technician",
-        changes={
-            "wave": {"old": None, "new": wave.name},
-            "technician": {"old": old, "new": new},
-        },
+    _assign(
         context=context,
+        obj=wave,
+        wave=wave,
+        technician=technician,
+        subject=f"wave “{wave.name}”",
+        nobody="nobody",
+        audit={"wave": {"old": None, "new": wave.name}},
     )
     return wave
 
@@ -114,35 +134,20 @@ def target_assign_technician(
     require_permission(context, MANAGES)
     target = (
         DeploymentTarget.objects.select_for_update(of=("self",))
-        .select_related("wave", "ci", "technician", "deployment")
+        .select_related("wave__deployment", "ci", "technician")
         .filter(pk=target_id)
         .first()
     )
     if target is None:
         raise ApplicationError("No such target.")
-    _check_open(target.wave)
-    user = _resolve(technician)
-    if (user.pk if user else None) == target.technician_id:
-        return target
-    old, new = _name(target.technician), _name(user)
-    wave_default = "the wave's technician"
-    DeploymentTarget.objects.filter(pk=target.pk).update(technician=user)
-    target.technician = user
-    log_event(
-        target,
-        "technician",
-        f"technician of {target.ci.name}: {new or wave_default} (was {old or wave_default}), "
-        f"assigned by {context.actor_name}",
-        data={"old": old, "new": new},
-    )
-    record(
-        obj=target.deployment.release,
-        kind="technician",
-        changes={
-            "target": {"old": None, "new": target.ci_id},
-            "technician": {"old": old, "new": new},
-        },
+    _assign(
         context=context,
+        obj=target,
+        wave=target.wave,
+        technician=technician,
+        subject=target.ci.name,
+        nobody="the wave's technician",
+        audit={"target": {"old": None, "new": target.ci_id}},
     )
     return target
 
