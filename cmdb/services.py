@@ -455,6 +455,7 @@ from .relationship_services import (  # noqa: E402, F401
 )
 from .software_services import (  # noqa: E402, F401
     SoftwareKey,
+    software_apply,
     software_replace,
     software_versions_resolve,
 )

@@ -1,7 +1,9 @@
 """Writes of the software catalogue and of what is installed on a CI (offered by `cmdb.services` too).
 
 The catalogue is keyed case-insensitively by product name and vendor; a CI's installed
-software is replaced as a diff and recorded with the `ChangeContext` it was given.
+software is replaced as a diff (`software_replace`, the whole list) or changed package by
+package (`software_apply`, what a deployment installed and removed), and recorded with the
+`ChangeContext` it was given.
 """
 
 from __future__ import annotations
@@ -141,6 +143,72 @@ def software_replace(
     change = {
         "added": _describe(added),
         "removed": _describe(row[1:] for row in removed),
+    }
+    record_change(ci=ci, kind=HistoryEntry.Kind.SOFTWARE, changes=change, context=context)
+    return change
+
+
+@transaction.atomic
+def software_apply(
+    *,
+    context: ChangeContext,
+    ci_id: int,
+    install: Sequence[Mapping[str, Any]] = (),
+    remove: Iterable[str] = (),
+) -> dict[str, list[dict[str, str]]]:
+    """Install packages on a CI and remove others, leaving the rest of its software alone: a
+    diff applied, where `software_replace` takes the whole list. A package is known by its
+    name (case-folded): installing one replaces whatever version (or vendor) of that name is
+    there; removing one removes every version of it. Only the named packages are read.
+
+    Returns `{"added": [...], "removed": [...]}` as `software_replace` does, recorded in the
+    CI's history; nothing changed writes nothing. Refused (400): an entry without a name.
+    """
+    require_permission(context, "cmdb.change_configurationitem")
+    keys = [_software_key(item) for item in install]
+    remove = [str(name).strip()[:255] for name in remove]
+    if any(not key[0] for key in keys) or any(not name for name in remove):
+        raise ApplicationError("Every software entry needs a name.")
+    ci = (
+        ConfigurationItem.objects.select_for_update()
+        .filter(pk=ci_id)
+        .only("id", "name")
+        .order_by()
+        .first()
+    )
+    if ci is None:
+        raise ApplicationError("No such configuration item.")
+    wanted = {software_key(n): (n, v, ver) for n, v, ver in keys}
+    exact = {(software_key(n), software_key(v), ver) for n, v, ver in wanted.values()}
+    touched = set(wanted) | {software_key(name) for name in remove}
+    installed = list(
+        InstalledSoftware.objects.filter(
+            ci_id=ci_id, software__product__name_key__in=touched
+        ).values_list(
+            "id",
+            "software__product__name_key",
+            "software__product__vendor_key",
+            "software__version",
+            "software__product__name",
+            "software__product__vendor",
+        )
+    )
+    present = {(row[1], row[2], row[3]) for row in installed}
+    added = [
+        item
+        for item in wanted.values()
+        if (software_key(item[0]), software_key(item[1]), item[2]) not in present
+    ]
+    removed = [row for row in installed if (row[1], row[2], row[3]) not in exact]
+    if not added and not removed:
+        return {"added": [], "removed": []}
+    if removed:
+        InstalledSoftware.objects.filter(pk__in=[row[0] for row in removed]).delete()
+    version_ids = software_versions_resolve(added)
+    _install(ci, set(version_ids.values()), context.source)
+    change = {
+        "added": _describe(added),
+        "removed": _describe((row[4], row[5], row[3]) for row in removed),
     }
     record_change(ci=ci, kind=HistoryEntry.Kind.SOFTWARE, changes=change, context=context)
     return change

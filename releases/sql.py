@@ -185,7 +185,7 @@ _TARGET_FIELDS = _columns(DeploymentTarget, TARGET_FIELDS)
 _DEPLOYMENT_FIELDS = _columns(Deployment)
 
 _CLAIM = (
-    "WITH claimed AS ("
+    "WITH {next_cte}claimed AS ("
     f"UPDATE {STEP} s SET state = %(to_state)s, version = s.version + 1, "
     "lease_owner = %(owner)s, lease_expires_at = %(lease)s, started_at = %(now)s "
     f"FROM {TARGET} t, {DEPLOYMENT} d, {RELEASE} r "
@@ -201,12 +201,19 @@ _CLAIM = (
     + ", "
     + ", ".join(f"d.{f.column} AS d_{f.column}" for f in _DEPLOYMENT_FIELDS)
     + ", r.number AS r_number), "
-    f"event AS ({_event_cte('claimed', 's_deployment_id', 's_id')}) SELECT * FROM claimed"
+    f"event AS ({_event_cte('claimed', 's_deployment_id', 's_id')}) {{select}}"
 )
 _BY_ID = "%(step)s"
-_NEXT_OF_TARGET = (
-    f"(SELECT n.id FROM {STEP} n WHERE n.target_id = %(target)s AND n.state = %(from_state)s "
-    'ORDER BY n."order" LIMIT 1)'
+#: The target's next pending step, whether or not it can be claimed now: the caller sends it a
+#: message when it cannot (one statement instead of a failed claim and a look-up).
+_NEXT_CTE = (
+    f"next AS (SELECT n.id, n.attempt FROM {STEP} n WHERE n.target_id = %(target)s "
+    'AND n.state = %(from_state)s ORDER BY n."order" LIMIT 1), '
+)
+_NEXT_OF_TARGET = "(SELECT id FROM next)"
+_SELECT_CLAIMED = "SELECT * FROM claimed"
+_SELECT_NEXT_AND_CLAIMED = (
+    "SELECT next.id, next.attempt, claimed.* FROM next LEFT JOIN claimed ON true"
 )
 
 
@@ -218,26 +225,17 @@ def _phase_gate(claiming_for_phase: Mapping[str, Iterable[str]], params: dict[st
     return " OR ".join(parts)
 
 
-def claim_step(
+def _claim_params(
     *,
-    step_id: int | None = None,
-    target_id: int | None = None,
-    attempt: int | None = None,
     owner: str,
     lease_until: dt.datetime,
     now: dt.datetime,
     active_targets: Iterable[str],
-    claiming_for_phase: Mapping[str, Iterable[str]],
     message: str,
-) -> DeploymentStep | None:
-    """Claim step `step_id` (at `attempt`), or the next pending step of `target_id`, if it is
-    claimable now: pending, its target active, its deployment's status letting its phase
-    claim, no earlier step of the target unfinished. Returns the step with its target and
-    deployment (and the release's number) loaded, or None."""
-    params: dict[str, Any] = {
-        "step": step_id,
-        "target": target_id,
-        "attempt": attempt,
+    **which: Any,
+) -> dict[str, Any]:
+    return {
+        **which,
         "owner": owner[:200],
         "lease": lease_until,
         "now": now,
@@ -249,16 +247,11 @@ def claim_step(
         "message": message[:10_000],
         "data": _json(DeploymentEvent, "data", {}),
     }
-    sql = _CLAIM.format(
-        step_id=_BY_ID if step_id is not None else _NEXT_OF_TARGET,
-        attempt="AND s.attempt = %(attempt)s" if attempt is not None else "",
-        phase_gate=_phase_gate(claiming_for_phase, params),
-    )
-    with _cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    if row is None:
-        return None
+
+
+def _claimed(row: Sequence[Any]) -> DeploymentStep:
+    """The claimed step, its target and deployment (and the release's number) from a claim's
+    row."""
     a, b = len(_STEP_FIELDS), len(_STEP_FIELDS) + len(_TARGET_FIELDS)
     c = b + len(_DEPLOYMENT_FIELDS)
     step = _load(DeploymentStep, _STEP_FIELDS, row[:a])
@@ -270,6 +263,82 @@ def claim_step(
     target.deployment = deployment
     step.target, step.deployment = target, deployment
     return step
+
+
+def claim_step(
+    *,
+    step_id: int,
+    attempt: int,
+    owner: str,
+    lease_until: dt.datetime,
+    now: dt.datetime,
+    active_targets: Iterable[str],
+    claiming_for_phase: Mapping[str, Iterable[str]],
+    message: str,
+) -> DeploymentStep | None:
+    """Claim step `step_id` at `attempt` if it is claimable now: pending, its target active,
+    its deployment's status letting its phase claim, no earlier step of the target
+    unfinished. Returns the step with its target and deployment (and the release's number)
+    loaded, or None."""
+    params = _claim_params(
+        step=step_id,
+        attempt=attempt,
+        owner=owner,
+        lease_until=lease_until,
+        now=now,
+        active_targets=active_targets,
+        message=message,
+    )
+    sql = _CLAIM.format(
+        next_cte="",
+        step_id=_BY_ID,
+        attempt="AND s.attempt = %(attempt)s",
+        phase_gate=_phase_gate(claiming_for_phase, params),
+        select=_SELECT_CLAIMED,
+    )
+    with _cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return None if row is None else _claimed(row)
+
+
+def claim_next_step(
+    *,
+    target_id: int,
+    owner: str,
+    lease_until: dt.datetime,
+    now: dt.datetime,
+    active_targets: Iterable[str],
+    claiming_for_phase: Mapping[str, Iterable[str]],
+    message: str,
+) -> tuple[DeploymentStep | None, tuple[int, int] | None]:
+    """Claim the next pending step of `target_id` as `claim_step` would, in one statement
+    that also says which step that is: (the claimed step, None), or (None, (id, attempt) of
+    the pending step that could not be claimed now), or (None, None) when the target has no
+    pending step left."""
+    params = _claim_params(
+        target=target_id,
+        owner=owner,
+        lease_until=lease_until,
+        now=now,
+        active_targets=active_targets,
+        message=message,
+    )
+    sql = _CLAIM.format(
+        next_cte=_NEXT_CTE,
+        step_id=_NEXT_OF_TARGET,
+        attempt="",
+        phase_gate=_phase_gate(claiming_for_phase, params),
+        select=_SELECT_NEXT_AND_CLAIMED,
+    )
+    with _cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None, None
+    if row[2] is None:  # the pending step's columns are null: not claimable now
+        return None, (row[0], row[1])
+    return _claimed(row[2:]), None
 
 
 # --- planner statistics ---------------------------------------------------------------------

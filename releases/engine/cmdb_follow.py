@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from cmdb.history import ChangeContext
 from cmdb.models import ConfigurationItem, InstalledSoftware, software_key
 from cmdb.services import ci_update
-from cmdb.software_services import software_replace
+from cmdb.software_services import software_apply, software_replace
 from itsm.choices import ChangeSource
 
 from ..choices import StepModule, StepPhase, StepState
@@ -49,76 +50,92 @@ def capture_prior(targets: list[DeploymentTarget]) -> None:
         }
 
 
-def _apply(
-    software: list[dict[str, str]], attributes: dict[str, Any], steps: Iterable[DeploymentStep]
-) -> tuple[list[dict[str, str]], dict[str, Any]]:
-    software = [dict(item) for item in software]
-    attributes = dict(attributes)
-    for step in steps:
-        if step.state != StepState.SUCCEEDED or step.phase != StepPhase.INSTALL:
-            continue
-        params = step.params or {}
-        name = str(params.get("name", ""))
-        if step.module == StepModule.INSTALL_PACKAGE and name:
-            software = [s for s in software if software_key(s["name"]) != software_key(name)]
-            software.append(
-                {
-                    "name": name,
-                    "vendor": str(params.get("vendor", "")),
-                    "version": str(params.get("version", "")),
-                }
-            )
-        elif step.module == StepModule.REMOVE_PACKAGE and name:
-            software = [s for s in software if software_key(s["name"]) != software_key(name)]
-        elif step.module == StepModule.SET_ATTRIBUTES:
-            attributes.update(params.get("attributes") or {})
-    software.sort(key=lambda item: (item["name"].lower(), item["version"]))
-    return software, attributes
+@dataclass
+class Effects:
+    """What a target's succeeded install steps did to the machine, in step order: the
+    packages installed (by name key), the ones removed, the attributes set."""
+
+    install: dict[str, dict[str, str]] = field(default_factory=dict)
+    remove: dict[str, str] = field(default_factory=dict)
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.install or self.remove or self.attributes)
+
+    def recorded(self) -> dict[str, Any]:
+        """What the target keeps for the verification after the deployment: the packages
+        the release says are present (name, version) and absent, and the attributes it set."""
+        return {
+            "present": [
+                {"name": item["name"], "version": item["version"]} for item in self.install.values()
+            ],
+            "absent": list(self.remove.values()),
+            "attributes": self.attributes,
+        }
 
 
-def follow_success(target: DeploymentTarget, number: str) -> dict[str, Any]:
-    """Write what the target's succeeded install steps changed into the CMDB (source: the
-    release); returns what was recorded (kept on the target for the later verification)."""
-    steps = list(target.steps.all().order_by("order"))
-    if not any(
-        s.module
-        in (StepModule.INSTALL_PACKAGE, StepModule.REMOVE_PACKAGE, StepModule.SET_ATTRIBUTES)
-        and s.state == StepState.SUCCEEDED
-        for s in steps
-    ):
-        return {}
-    ci = ConfigurationItem.objects.get(pk=target.ci_id)
-    current = software_of([ci.pk]).get(ci.pk, [])
-    software, attributes = _apply(current, ci.attributes or {}, steps)
-    context = release_context(number, reason="Deployed by the release")
-    if software != current:
-        software_replace(context=context, ci=ci, items=software)
-    if attributes != (ci.attributes or {}):
-        ci_update(
-            context=context, ci_id=ci.pk, data={"attributes": attributes}, expected_version=None
+CMDB_MODULES = (StepModule.INSTALL_PACKAGE, StepModule.REMOVE_PACKAGE, StepModule.SET_ATTRIBUTES)
+
+
+def effects_of(target_id: int) -> Effects:
+    """The effects of the target's succeeded install steps (one query, no model instances)."""
+    effects = Effects()
+    rows = (
+        DeploymentStep.objects.filter(
+            target_id=target_id,
+            state=StepState.SUCCEEDED,
+            phase=StepPhase.INSTALL,
+            module__in=CMDB_MODULES,
         )
-    present, absent = _expectations(steps)
-    return {"software": software, "attributes": attributes, "present": present, "absent": absent}
+        .order_by("order")
+        .values_list("module", "params")
+    )
+    for module, params in rows:
+        params = params or {}
+        name = str(params.get("name", ""))
+        if module == StepModule.SET_ATTRIBUTES:
+            effects.attributes.update(params.get("attributes") or {})
+        elif not name:
+            continue
+        elif module == StepModule.INSTALL_PACKAGE:
+            key = software_key(name)
+            effects.install[key] = {
+                "name": name,
+                "vendor": str(params.get("vendor", "")),
+                "version": str(params.get("version", "")),
+            }
+            effects.remove.pop(key, None)
+        else:  # REMOVE_PACKAGE
+            key = software_key(name)
+            effects.remove[key] = name
+            effects.install.pop(key, None)
+    return effects
 
 
-def _expectations(steps: Iterable[DeploymentStep]) -> tuple[list[dict[str, str]], list[str]]:
-    """What the release's succeeded steps say the machine now has, and no longer has."""
-    present: dict[str, dict[str, str]] = {}
-    absent: dict[str, str] = {}
-    for step in steps:
-        if step.state != StepState.SUCCEEDED or step.phase != StepPhase.INSTALL:
-            continue
-        name = str((step.params or {}).get("name", ""))
-        if not name:
-            continue
-        key = software_key(name)
-        if step.module == StepModule.INSTALL_PACKAGE:
-            present[key] = {"name": name, "version": str(step.params.get("version", ""))}
-            absent.pop(key, None)
-        elif step.module == StepModule.REMOVE_PACKAGE:
-            absent[key] = name
-            present.pop(key, None)
-    return list(present.values()), list(absent.values())
+def follow_success(ci_id: int, number: str, effects: Effects) -> None:
+    """Write what the target's succeeded install steps changed into the CMDB (source: the
+    release): only the packages they named are read and written, and the attributes they
+    set."""
+    if not effects:
+        return
+    context = release_context(number, reason="Deployed by the release")
+    if effects.install or effects.remove:
+        software_apply(
+            context=context,
+            ci_id=ci_id,
+            install=list(effects.install.values()),
+            remove=list(effects.remove.values()),
+        )
+    if effects.attributes:
+        current = ConfigurationItem.objects.filter(pk=ci_id).values_list("attributes", flat=True)
+        attributes = current.first() or {}
+        if {**attributes, **effects.attributes} != attributes:
+            ci_update(
+                context=context,
+                ci_id=ci_id,
+                data={"attributes": {**attributes, **effects.attributes}},
+                expected_version=None,
+            )
 
 
 def restore_prior(target: DeploymentTarget, number: str) -> None:

@@ -103,24 +103,23 @@ def _claim(step: DeploymentStep, *, attempt: int, owner: str, deployment_status:
     )
 
 
-def _claim_by_sql(owner: str, **which: int) -> DeploymentStep | None:
-    """The claim as one statement (PostgreSQL): `step_id` and `attempt`, or `target_id`."""
+def _claim_terms(owner: str) -> dict[str, Any]:
+    """The arguments every claim statement takes (PostgreSQL)."""
     now = timezone.now()
-    return sql.claim_step(
-        **which,
-        owner=owner,
-        lease_until=now + dt.timedelta(seconds=lease_seconds()),
-        now=now,
-        active_targets=ACTIVE_TARGET,
-        claiming_for_phase=CLAIMING_FOR_PHASE,
-        message=f"claimed by {owner}",
-    )
+    return {
+        "owner": owner,
+        "lease_until": now + dt.timedelta(seconds=lease_seconds()),
+        "now": now,
+        "active_targets": ACTIVE_TARGET,
+        "claiming_for_phase": CLAIMING_FOR_PHASE,
+        "message": f"claimed by {owner}",
+    }
 
 
 def step_claim(*, step_id: int, attempt: int, owner: str = WORKER) -> DeploymentStep | None:
     """Claim one step for `owner` if it is still claimable at this attempt, else None."""
     if sql.available():
-        return _claim_by_sql(owner, step_id=step_id, attempt=attempt)
+        return sql.claim_step(step_id=step_id, attempt=attempt, **_claim_terms(owner))
     step = (
         claimable(DeploymentStep.objects.filter(pk=step_id))
         .select_related("target", "deployment", "deployment__release")
@@ -133,11 +132,15 @@ def step_claim(*, step_id: int, attempt: int, owner: str = WORKER) -> Deployment
     return step
 
 
-def _claim_next(target: DeploymentTarget, *, owner: str) -> DeploymentStep | None:
+def _claim_next(
+    target: DeploymentTarget, *, owner: str
+) -> tuple[DeploymentStep | None, tuple[int, int] | None]:
     """Claim the target's next pending step for `owner` (the worker that ran the step before
-    it), if claimable now; its deployment is the target's."""
+    it), if claimable now; its deployment is the target's. Returns (the claimed step, None),
+    (None, (id, attempt) of the pending step that could not be claimed now), or (None, None)
+    when no step is pending."""
     if sql.available():
-        step = _claim_by_sql(owner, target_id=target.pk)
+        step, pending = sql.claim_next_step(target_id=target.pk, **_claim_terms(owner))
     else:
         step = (
             claimable(DeploymentStep.objects.filter(target_id=target.pk))
@@ -149,9 +152,20 @@ def _claim_next(target: DeploymentTarget, *, owner: str) -> DeploymentStep | Non
             step, attempt=step.attempt, owner=owner, deployment_status=step.deployment.status
         ):
             step = None
+        pending = None if step is not None else _pending_step(target)
     if step is not None:
         step.deployment = target.deployment
-    return step
+    return step, pending
+
+
+def _pending_step(target: DeploymentTarget) -> tuple[int, int] | None:
+    """(id, attempt) of the target's next pending step, if any."""
+    return (
+        DeploymentStep.objects.filter(target_id=target.pk, state=StepState.PENDING)
+        .order_by("order")
+        .values_list("pk", "attempt")
+        .first()
+    )
 
 
 def chain_seconds() -> float:
@@ -255,15 +269,11 @@ def _after_step(
         return None
     remote = executors.get(target.deployment.executor).is_remote
     if chain_owner is not None and not remote:
-        following = _claim_next(target, owner=chain_owner)
+        following, pending = _claim_next(target, owner=chain_owner)
         if following is not None:
             return following
-    pending = (
-        DeploymentStep.objects.filter(target_id=target.pk, state=StepState.PENDING)
-        .order_by("order")
-        .values_list("pk", "attempt")
-        .first()
-    )
+    else:
+        pending = _pending_step(target)
     if pending is not None:
         # Its message's age is this step's `finished_at` (the reconciler's redispatch rule).
         dispatch(target.deployment.executor, [pending])
@@ -293,17 +303,18 @@ def finish_target(target: DeploymentTarget) -> None:
             return
         cmdb_follow.restore_prior(target, number)
     else:
+        effects = cmdb_follow.effects_of(target.pk)
         if not transition(
             target,
             TargetState.SUCCEEDED,
             event="every step done; CMDB updated",
-            updates={"finished_at": timezone.now()},
+            updates={
+                "finished_at": timezone.now(),
+                "recorded_state": effects.recorded() if effects else {},
+            },
         ):
             return
-        recorded = cmdb_follow.follow_success(target, number)
-        if recorded:
-            DeploymentTarget.objects.filter(pk=target.pk).update(recorded_state=recorded)
-            target.recorded_state = recorded
+        cmdb_follow.follow_success(target.ci_id, number, effects)
     after_target_finished(target)
 
 

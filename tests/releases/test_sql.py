@@ -169,12 +169,42 @@ def test_the_next_step_of_a_target_is_claimed_alike(make_cis):
         DeploymentStep.objects.filter(pk=first.pk).update(state=StepState.SUCCEEDED)
         target = first.target
         target.deployment = deployment
-        following = engine_steps._claim_next(target, owner="worker-b")
+        following, _ = engine_steps._claim_next(target, owner="worker-b")
         return None if following is None else (following.order, following.state)
 
     by_sql, by_orm = both_paths(make_cis, run_first_then_claim_next)
     assert by_sql == by_orm
     assert by_sql[0] == (2, StepState.CLAIMED)
+
+
+def test_the_next_step_that_cannot_be_claimed_is_named_alike(make_cis):
+    """Paused: the target's next step is not claimed, and the answer names it (its message is
+    then sent); every step done: nothing pending."""
+
+    def paused_then_claim_next(deployment):
+        first = first_steps(deployment)[0]
+        DeploymentStep.objects.filter(pk=first.pk).update(state=StepState.SUCCEEDED)
+        Deployment.objects.filter(pk=deployment.pk).update(status=DeploymentStatus.PAUSED)
+        target = first.target
+        target.deployment = deployment
+        following, pending = engine_steps._claim_next(target, owner="worker-b")
+        second = DeploymentStep.objects.get(target=target, order=2)
+        return following, pending == (second.pk, second.attempt)
+
+    by_sql, by_orm = both_paths(make_cis, paused_then_claim_next)
+    assert by_sql == by_orm
+    assert by_sql[0] == (None, True) and by_sql[2] == []
+
+    def all_done_then_claim_next(deployment):
+        first = first_steps(deployment)[0]
+        DeploymentStep.objects.filter(target_id=first.target_id).update(state=StepState.SUCCEEDED)
+        target = first.target
+        target.deployment = deployment
+        return engine_steps._claim_next(target, owner="worker-b")
+
+    by_sql, by_orm = both_paths(make_cis, all_done_then_claim_next)
+    assert by_sql == by_orm
+    assert by_sql[0] == (None, None)
 
 
 def test_a_move_writes_the_same_columns_and_event(make_cis, make_user):
