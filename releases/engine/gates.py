@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from django.utils import timezone
+
 from ..choices import TargetState
 from ..models import Deployment, DeploymentTarget, DeploymentWave
 
@@ -46,17 +48,17 @@ def blackout_reason(ci_ids: set[int], start: dt.datetime, end: dt.datetime) -> s
     found = blackouts_for_cis(ci_ids, start, end).first()
     if found is None:
         return ""
-    return f"Change blackout: {found} (until {found.end:%Y-%m-%d %H:%M})."
+    return f"Change blackout: {found} (until {timezone.localtime(found.end):%Y-%m-%d %H:%M})."
 
 
 def window_reason(deployment: Deployment, now: dt.datetime) -> str:
     """Why the deployment's window does not allow work now ("" when it does)."""
     if deployment.window_start and now < deployment.window_start:
-        return (
-            f"Waiting for the deployment window (opens {deployment.window_start:%Y-%m-%d %H:%M})."
-        )
+        opens = timezone.localtime(deployment.window_start)
+        return f"Waiting for the deployment window (opens {opens:%Y-%m-%d %H:%M})."
     if deployment.window_end and now >= deployment.window_end:
-        return f"The deployment window closed at {deployment.window_end:%Y-%m-%d %H:%M}."
+        closed = timezone.localtime(deployment.window_end)
+        return f"The deployment window closed at {closed:%Y-%m-%d %H:%M}."
     return ""
 
 
