@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
 from django.conf import settings
 from django.db import connection, models
 
-from .choices import StepState
+from .choices import TARGET_UNFINISHED, StepState
 from .models import Deployment, DeploymentEvent, DeploymentStep, DeploymentTarget, Release
 
 STEP = DeploymentStep._meta.db_table
@@ -136,9 +136,12 @@ def transition_row(
     message: str,
     data: Mapping[str, Any] | None,
     now: dt.datetime,
+    with_row: tuple[type[models.Model], Mapping[str, Any]] | None = None,
 ) -> bool:
     """`UPDATE … SET state, version + 1, updates WHERE id, version, state IN froms, where`
-    and its event row, in one statement. Returns whether the row moved."""
+    and its event row, in one statement; with `with_row` (model, values), that row too (its
+    fields' defaults and `auto_now_add` filled in as the ORM would). Returns whether the row
+    moved."""
     meta = model._meta
     params: dict[str, Any] = {
         "pk": pk,
@@ -171,11 +174,31 @@ def transition_row(
     sql = (
         f"WITH moved AS (UPDATE {meta.db_table} SET {', '.join(sets)} "
         f"WHERE {' AND '.join(conditions)} RETURNING id, {deployment_col} AS deployment_id), "
-        f"event AS ({_event_cte('moved')}) SELECT count(*) FROM moved"
+        f"event AS ({_event_cte('moved')}){_row_cte(with_row, params)} SELECT count(*) FROM moved"
     )
     with _cursor() as cursor:
         cursor.execute(sql, params)
         return bool(cursor.fetchone()[0])
+
+
+def _row_cte(
+    with_row: tuple[type[models.Model], Mapping[str, Any]] | None, params: dict[str, Any]
+) -> str:
+    """`, extra AS (INSERT INTO … SELECT … FROM moved)`: a row written only if the move is."""
+    if with_row is None:
+        return ""
+    model, values = with_row
+    instance = model(**values)
+    columns = []
+    for i, field in enumerate(f for f in model._meta.concrete_fields if not f.primary_key):
+        value = field.pre_save(instance, add=True)
+        params[f"r{i}"] = field.get_db_prep_save(value, connection)
+        columns.append(field.column)
+    placeholders = ", ".join(f"%(r{i})s" for i in range(len(columns)))
+    return (
+        f", extra AS (INSERT INTO {model._meta.db_table} ({', '.join(columns)}) "
+        f"SELECT {placeholders} FROM moved)"
+    )
 
 
 # --- a step's claim -------------------------------------------------------------------------
@@ -212,9 +235,27 @@ _NEXT_CTE = (
 )
 _NEXT_OF_TARGET = "(SELECT id FROM next)"
 _SELECT_CLAIMED = "SELECT * FROM claimed"
+#: Other unfinished targets of the wave are counted up to this many (see `NextStep`).
+WAVE_OTHERS_COUNTED = 64
 _SELECT_NEXT_AND_CLAIMED = (
-    "SELECT next.id, next.attempt, claimed.* FROM next LEFT JOIN claimed ON true"
+    "SELECT next.id, next.attempt, CASE WHEN next.id IS NULL THEN (SELECT count(*) FROM "
+    f"(SELECT 1 FROM {TARGET} o WHERE o.wave_id = %(wave)s "
+    "AND o.state = ANY(%(unfinished_targets)s) AND o.id <> %(target)s "
+    "LIMIT %(others_counted)s) AS others) END, claimed.* "
+    "FROM (SELECT 1) AS one LEFT JOIN next ON true LEFT JOIN claimed ON true"
 )
+
+
+class NextStep(NamedTuple):
+    """What `claim_next_step` found for a target whose step just finished."""
+
+    #: The target's next step, claimed.
+    claimed: DeploymentStep | None
+    #: (id, attempt) of the next pending step when it could not be claimed now.
+    pending: tuple[int, int] | None
+    #: No step pending: how many other targets of the wave were unfinished when this one's
+    #: last step was recorded, counted up to `WAVE_OTHERS_COUNTED` (None: not counted).
+    wave_others: int | None = None
 
 
 def _phase_gate(claiming_for_phase: Mapping[str, Iterable[str]], params: dict[str, Any]) -> str:
@@ -305,19 +346,23 @@ def claim_step(
 def claim_next_step(
     *,
     target_id: int,
+    wave_id: int,
     owner: str,
     lease_until: dt.datetime,
     now: dt.datetime,
     active_targets: Iterable[str],
     claiming_for_phase: Mapping[str, Iterable[str]],
     message: str,
-) -> tuple[DeploymentStep | None, tuple[int, int] | None]:
+) -> NextStep:
     """Claim the next pending step of `target_id` as `claim_step` would, in one statement
-    that also says which step that is: (the claimed step, None), or (None, (id, attempt) of
-    the pending step that could not be claimed now), or (None, None) when the target has no
-    pending step left."""
+    that also says which step that is when it cannot be claimed now, and, when the target
+    has no pending step left, how many other targets of its wave (`wave_id`) are unfinished:
+    the caller then knows whether its wave may be done without asking again."""
     params = _claim_params(
         target=target_id,
+        wave=wave_id,
+        unfinished_targets=list(TARGET_UNFINISHED),
+        others_counted=WAVE_OTHERS_COUNTED,
         owner=owner,
         lease_until=lease_until,
         now=now,
@@ -334,11 +379,11 @@ def claim_next_step(
     with _cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
-    if row is None:
-        return None, None
-    if row[2] is None:  # the pending step's columns are null: not claimable now
-        return None, (row[0], row[1])
-    return _claimed(row[2:]), None
+    if row[0] is None:
+        return NextStep(None, None, row[2])
+    if row[3] is None:  # the claimed step's columns are null: not claimable now
+        return NextStep(None, (row[0], row[1]))
+    return NextStep(_claimed(row[3:]), None)
 
 
 # --- planner statistics ---------------------------------------------------------------------

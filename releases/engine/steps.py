@@ -132,15 +132,15 @@ def step_claim(*, step_id: int, attempt: int, owner: str = WORKER) -> Deployment
     return step
 
 
-def _claim_next(
-    target: DeploymentTarget, *, owner: str
-) -> tuple[DeploymentStep | None, tuple[int, int] | None]:
+def _claim_next(target: DeploymentTarget, *, owner: str) -> sql.NextStep:
     """Claim the target's next pending step for `owner` (the worker that ran the step before
-    it), if claimable now; its deployment is the target's. Returns (the claimed step, None),
-    (None, (id, attempt) of the pending step that could not be claimed now), or (None, None)
-    when no step is pending."""
+    it), if claimable now; its deployment is the target's. Says which step is pending when
+    it cannot be claimed, and, when none is, how many other targets of the wave are
+    unfinished (PostgreSQL; not counted elsewhere)."""
     if sql.available():
-        step, pending = sql.claim_next_step(target_id=target.pk, **_claim_terms(owner))
+        found = sql.claim_next_step(
+            target_id=target.pk, wave_id=target.wave_id, **_claim_terms(owner)
+        )
     else:
         step = (
             claimable(DeploymentStep.objects.filter(target_id=target.pk))
@@ -152,10 +152,10 @@ def _claim_next(
             step, attempt=step.attempt, owner=owner, deployment_status=step.deployment.status
         ):
             step = None
-        pending = None if step is not None else _pending_step(target)
-    if step is not None:
-        step.deployment = target.deployment
-    return step, pending
+        found = sql.NextStep(step, None if step is not None else _pending_step(target))
+    if found.claimed is not None:
+        found.claimed.deployment = target.deployment
+    return found
 
 
 def _pending_step(target: DeploymentTarget) -> tuple[int, int] | None:
@@ -240,11 +240,10 @@ def _record(
                 "finished_at": timezone.now(),
                 "lease_expires_at": None,
             },
+            with_row=result.row,
         )
         if not moved:
             return False, None
-        if result.on_record is not None:
-            result.on_record()
         following = _after_step(
             step, ok=to_state != StepState.FAILED, chain_owner=owner if chain else None
         )
@@ -268,8 +267,9 @@ def _after_step(
         _fail_target(target, reason=f"step {step.order} “{step.name}” failed")
         return None
     remote = executors.get(target.deployment.executor).is_remote
+    wave_others = None
     if chain_owner is not None and not remote:
-        following, pending = _claim_next(target, owner=chain_owner)
+        following, pending, wave_others = _claim_next(target, owner=chain_owner)
         if following is not None:
             return following
     else:
@@ -278,7 +278,7 @@ def _after_step(
         # Its message's age is this step's `finished_at` (the reconciler's redispatch rule).
         dispatch(target.deployment.executor, [pending])
         return None
-    finish_target(target)
+    finish_target(target, wave_others=wave_others)
     return None
 
 
@@ -289,9 +289,10 @@ def _fail_target(target: DeploymentTarget, *, reason: str) -> None:
     after_target_finished(target)
 
 
-def finish_target(target: DeploymentTarget) -> None:
+def finish_target(target: DeploymentTarget, *, wave_others: int | None = None) -> None:
     """Every step of the target is done: mark it succeeded (or backed out) and record it in
-    the CMDB, in the same transaction (a target that moved meanwhile writes nothing)."""
+    the CMDB, in the same transaction (a target that moved meanwhile writes nothing).
+    `wave_others`: see `after_target_finished`."""
     number = target.deployment.release.number
     if target.state == TargetState.BACKING_OUT:
         if not transition(
@@ -315,18 +316,26 @@ def finish_target(target: DeploymentTarget) -> None:
         ):
             return
         cmdb_follow.follow_success(target.ci_id, number, effects)
-    after_target_finished(target)
+    after_target_finished(target, wave_others=wave_others)
 
 
-def after_target_finished(target: DeploymentTarget) -> None:
+def after_target_finished(target: DeploymentTarget, *, wave_others: int | None = None) -> None:
     """After commit: when the wave has no active target left, advance the deployment (checked
-    after our own commit, so the last of concurrent finishers always sees the others)."""
+    after our own commit, so the last of concurrent finishers always sees the others).
+
+    `wave_others`, when known, is how many other targets of the wave were unfinished as this
+    one finished (counted up to `sql.WAVE_OTHERS_COUNTED`, in the transaction that finishes
+    it): none left, the deployment is advanced without asking again; as many as counted, it
+    is not the last, and nothing is asked (the last of fewer than that many concurrent
+    finishers sees fewer, and asks; the reconciler covers the rest)."""
     wave_id, deployment_id = target.wave_id, target.deployment_id
+    if wave_others is not None and wave_others >= sql.WAVE_OTHERS_COUNTED:
+        return
 
     def check() -> None:
-        if not DeploymentTarget.objects.filter(
-            wave_id=wave_id, state__in=TARGET_UNFINISHED
-        ).exists():
+        if wave_others == 0 or not (
+            DeploymentTarget.objects.filter(wave_id=wave_id, state__in=TARGET_UNFINISHED).exists()
+        ):
             from .advance import advance_later
 
             advance_later(deployment_id)

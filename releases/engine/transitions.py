@@ -117,11 +117,13 @@ def transition(
     data: dict[str, Any] | None = None,
     updates: Mapping[str, Any] | None = None,
     where: Mapping[str, Any] | None = None,
+    with_row: tuple[type[models.Model], Mapping[str, Any]] | None = None,
 ) -> bool:
     """Move `obj` to `to_state` if it is still in `expected_from` (default: the state `obj`
     holds) at `expected_version` (default: the version `obj` holds). Writes `updates` with it
     and an event row; bumps the version and refreshes `obj` in memory. Returns False (and
-    writes nothing) when the row had moved on. `where` adds conditions (e.g. the attempt)."""
+    writes nothing) when the row had moved on. `where` adds conditions (e.g. the attempt);
+    `with_row` is one more row `(model, values)` written only if the move is."""
     model = type(obj)
     machine = MACHINES[model]
     current = getattr(obj, machine.field)
@@ -153,11 +155,14 @@ def transition(
             message=event,
             data=data,
             now=timezone.now(),
+            with_row=with_row,
         )
     else:
         moved = _transition_orm(
             obj, machine, froms, from_state, to_state, version, event, data, updates, where
         )
+        if moved and with_row is not None:
+            with_row[0]._default_manager.create(**with_row[1])
     if not moved:
         return False
     setattr(obj, machine.field, to_state)

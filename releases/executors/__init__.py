@@ -13,9 +13,10 @@ result with `step_record_result`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from django.db import models
 
 from ..choices import StepState
 
@@ -30,10 +31,11 @@ class StepResult:
     log: str = ""
     outcome: str = ""
     data: dict[str, Any] = field(default_factory=dict)
-    #: Run inside the transaction that records the result, and only if it is recorded: for an
+    #: A row `(model, {field: value})` written with the result, only if the result is
+    #: recorded (in the same statement on PostgreSQL, the same transaction elsewhere): for an
     #: executor whose effects live in the database (the simulated one), so a worker killed
     #: between the run and the record leaves no trace of the run.
-    on_record: Callable[[], None] | None = None
+    row: tuple[type[models.Model], dict[str, Any]] | None = None
 
     @property
     def state(self) -> str:

@@ -67,7 +67,7 @@ class SimulatedExecutor(Executor):
                 ok=True,
                 outcome=StepState.SKIPPED,
                 log=f"[simulated] {why}",
-                on_record=_executed(step, StepState.SKIPPED),
+                row=_executed(step, StepState.SKIPPED),
             )
         delay = int(params.get("step_delay_ms", 0))
         if delay:
@@ -87,17 +87,16 @@ class SimulatedExecutor(Executor):
             ok=ok,
             log="\n".join(lines),
             data={"simulated": True},
-            on_record=_executed(step, StepState.SUCCEEDED if ok else StepState.FAILED),
+            row=_executed(step, StepState.SUCCEEDED if ok else StepState.FAILED),
         )
 
 
-def _executed(step, outcome: str):
+def _executed(step, outcome: str) -> tuple[type[SimulatedExecution], dict[str, Any]]:
     """The simulated machine's effect: one row per run, written with the recorded result (a
     worker killed before the record leaves none, as a machine that did nothing)."""
-
-    def write() -> None:
-        SimulatedExecution.objects.create(
-            step_id=step.pk, attempt=step.attempt, worker=WORKER, outcome=outcome
-        )
-
-    return write
+    return SimulatedExecution, {
+        "step_id": step.pk,
+        "attempt": step.attempt,
+        "worker": WORKER,
+        "outcome": outcome,
+    }

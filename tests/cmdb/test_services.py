@@ -170,6 +170,70 @@ def test_software_replace_is_a_diff_with_one_catalogue():
     assert set(running) == {a, b}
 
 
+def installed_on(ci) -> list[tuple[str, str, str]]:
+    return sorted(
+        InstalledSoftware.objects.filter(ci=ci).values_list(
+            "software__product__name", "software__product__vendor", "software__version"
+        )
+    )
+
+
+def test_software_apply_changes_the_named_packages_only():
+    ci = make_server()
+    services.software_replace(
+        context=SYSTEM,
+        ci=ci,
+        items=[
+            {"name": "nginx", "version": "1.24"},
+            {"name": "acme-agent", "vendor": "Acme", "version": "1.0"},
+            {"name": "telnetd", "version": "0.17"},
+        ],
+    )
+    change = services.software_apply(
+        context=SYSTEM,
+        ci_id=ci.pk,
+        install=[{"name": "ACME-agent", "vendor": "Acme Corp", "version": "2.0"}],
+        remove=["TELNETD"],
+    )
+    # Installing a name replaces whatever version (or vendor) of it was there; the rest stays.
+    assert installed_on(ci) == [("ACME-agent", "Acme Corp", "2.0"), ("nginx", "", "1.24")]
+    assert change == {
+        "added": [{"name": "ACME-agent", "vendor": "Acme Corp", "version": "2.0"}],
+        "removed": [
+            {"name": "acme-agent", "vendor": "Acme", "version": "1.0"},
+            {"name": "telnetd", "vendor": "", "version": "0.17"},
+        ],
+    }
+    entry = HistoryEntry.objects.filter(ci=ci, kind="software").latest("id")
+    assert entry.changes == change and entry.source == SYSTEM.source
+
+
+def test_software_apply_with_nothing_to_change_writes_nothing():
+    ci = make_server()
+    services.software_replace(context=SYSTEM, ci=ci, items=[{"name": "nginx", "version": "1.24"}])
+    entries = HistoryEntry.objects.filter(ci=ci).count()
+    again = services.software_apply(
+        context=SYSTEM, ci_id=ci.pk, install=[{"name": "nginx", "version": "1.24"}], remove=["vim"]
+    )
+    assert again == {"added": [], "removed": []}
+    assert HistoryEntry.objects.filter(ci=ci).count() == entries
+
+
+def test_software_apply_refuses_a_nameless_entry_an_unknown_ci_and_a_reader(read_only_user):
+    ci = make_server()
+    with pytest.raises(ApplicationError):
+        services.software_apply(context=SYSTEM, ci_id=ci.pk, install=[{"version": "1"}])
+    with pytest.raises(ApplicationError):
+        services.software_apply(context=SYSTEM, ci_id=ci.pk, remove=[" "])
+    with pytest.raises(ApplicationError):
+        services.software_apply(context=SYSTEM, ci_id=10**9, install=[{"name": "x"}])
+    reader = ChangeContext(actor=read_only_user, source="api")
+    with pytest.raises(PermissionDeniedError):
+        services.software_apply(context=reader, ci_id=ci.pk, install=[{"name": "x"}])
+    assert installed_on(ci) == []
+    assert not HistoryEntry.objects.filter(ci=ci, kind="software").exists()
+
+
 def test_relationship_duplicates_and_self_links_are_refused():
     a, b = make_server(name="a"), make_server(name="b")
     link(a, b)

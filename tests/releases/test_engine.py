@@ -298,3 +298,37 @@ def test_backout_of_one_target(make_cis, technician):
     target.refresh_from_db()
     assert target.state == TargetState.BACKED_OUT
     assert installed(cis[1]) == [] and installed(cis[0]) == [("acme-agent", "2.0")]
+
+
+def test_a_finished_target_asks_whether_its_wave_is_done_only_when_it_may_be_the_last(
+    make_cis, django_capture_on_commit_callbacks, django_assert_num_queries, monkeypatch
+):
+    """After a target's last step: none of the wave's others unfinished → advance at once;
+    a few → ask again after commit (a concurrent finisher may have been the last); as many as
+    counted → not the last, nothing asked."""
+    from releases import sql
+    from releases.engine import advance as engine_advance
+    from releases.engine.steps import after_target_finished
+
+    make_cis(3)
+    deployment = deploy(make_release(wave_plan=TWO_WAVES_AUTO))
+    advance(deployment.pk)
+    target = DeploymentTarget.objects.filter(deployment=deployment).first()
+    advanced: list[int] = []
+    monkeypatch.setattr(engine_advance, "advance_later", advanced.append)
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        after_target_finished(target, wave_others=sql.WAVE_OTHERS_COUNTED)
+    assert callbacks == []
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        after_target_finished(target, wave_others=0)
+    with django_assert_num_queries(0):
+        callbacks[0]()
+    assert advanced == [deployment.pk]
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        after_target_finished(target, wave_others=2)
+    with django_assert_num_queries(1):
+        callbacks[0]()  # the target itself is still running: not done
+    assert advanced == [deployment.pk]

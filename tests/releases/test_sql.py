@@ -18,7 +18,14 @@ from releases.choices import DeploymentStatus, StepState, TargetState, WaveStatu
 from releases.engine import steps as engine_steps
 from releases.engine.advance import advance
 from releases.engine.transitions import transition
-from releases.models import Deployment, DeploymentEvent, DeploymentStep, DeploymentWave
+from releases.models import (
+    Deployment,
+    DeploymentEvent,
+    DeploymentStep,
+    DeploymentTarget,
+    DeploymentWave,
+    SimulatedExecution,
+)
 from tests.releases.conftest import SYSTEM, make_release
 
 pytestmark = pytest.mark.django_db
@@ -169,7 +176,7 @@ def test_the_next_step_of_a_target_is_claimed_alike(make_cis):
         DeploymentStep.objects.filter(pk=first.pk).update(state=StepState.SUCCEEDED)
         target = first.target
         target.deployment = deployment
-        following, _ = engine_steps._claim_next(target, owner="worker-b")
+        following = engine_steps._claim_next(target, owner="worker-b").claimed
         return None if following is None else (following.order, following.state)
 
     by_sql, by_orm = both_paths(make_cis, run_first_then_claim_next)
@@ -187,7 +194,7 @@ def test_the_next_step_that_cannot_be_claimed_is_named_alike(make_cis):
         Deployment.objects.filter(pk=deployment.pk).update(status=DeploymentStatus.PAUSED)
         target = first.target
         target.deployment = deployment
-        following, pending = engine_steps._claim_next(target, owner="worker-b")
+        following, pending, _ = engine_steps._claim_next(target, owner="worker-b")
         second = DeploymentStep.objects.get(target=target, order=2)
         return following, pending == (second.pk, second.attempt)
 
@@ -200,11 +207,29 @@ def test_the_next_step_that_cannot_be_claimed_is_named_alike(make_cis):
         DeploymentStep.objects.filter(target_id=first.target_id).update(state=StepState.SUCCEEDED)
         target = first.target
         target.deployment = deployment
-        return engine_steps._claim_next(target, owner="worker-b")
+        return engine_steps._claim_next(target, owner="worker-b")[:2]
 
     by_sql, by_orm = both_paths(make_cis, all_done_then_claim_next)
     assert by_sql == by_orm
     assert by_sql[0] == (None, None)
+
+
+def test_the_last_step_of_a_target_counts_the_unfinished_others_of_its_wave(make_cis):
+    """PostgreSQL counts them in the claim (so the wave check after commit is skipped when
+    it cannot be the last); the count stops at WAVE_OTHERS_COUNTED."""
+    needs_postgres()
+    deployment = started(make_cis, 3)
+    first = first_steps(deployment)[0]
+    DeploymentStep.objects.filter(target_id=first.target_id).update(state=StepState.SUCCEEDED)
+    target = first.target
+    target.deployment = deployment
+    assert engine_steps._claim_next(target, owner="w") == (None, None, 2)
+    others = DeploymentTarget.objects.filter(deployment=deployment).exclude(pk=target.pk)
+    others.update(state=TargetState.SUCCEEDED)
+    assert engine_steps._claim_next(target, owner="w") == (None, None, 0)
+    with mock.patch.object(sql, "WAVE_OTHERS_COUNTED", 1):
+        others.update(state=TargetState.RUNNING)
+        assert engine_steps._claim_next(target, owner="w").wave_others == 1
 
 
 def test_a_move_writes_the_same_columns_and_event(make_cis, make_user):
@@ -249,6 +274,33 @@ def test_a_move_writes_the_same_columns_and_event(make_cis, make_user):
     assert by_sql == by_orm
     assert by_sql[0] == ([True, True, False, False, True, True], WaveStatus.SUCCEEDED, True, 4)
     assert ("step", "claimed", "succeeded", "done", {"why": "a test"}) in by_sql[2]
+
+
+def test_a_row_written_with_a_move_is_written_only_if_it_moves_on_both_paths(make_cis):
+    """The simulated executor's run row goes with the step's result: none for a refused move;
+    its `auto_now_add` time filled in as the ORM does."""
+
+    def moves_with_rows(deployment):
+        step = first_steps(deployment)[0]
+        row = (
+            SimulatedExecution,
+            {"step_id": step.pk, "attempt": 1, "worker": "w", "outcome": "x"},
+        )
+        before = timezone.now()
+        done = [
+            transition(step, StepState.CLAIMED, where={"attempt": 7}, with_row=row),
+            transition(step, StepState.CLAIMED, where={"attempt": 1}, with_row=row),
+        ]
+        runs = list(
+            SimulatedExecution.objects.filter(step=step).values_list(
+                "attempt", "worker", "outcome", "at"
+            )
+        )
+        return done, [(a, w, o, at >= before) for a, w, o, at in runs]
+
+    by_sql, by_orm = both_paths(make_cis, moves_with_rows)
+    assert by_sql == by_orm
+    assert by_sql[0] == ([False, True], [(1, "w", "x", True)])
 
 
 def test_statistics_are_refreshed_after_a_big_insert_only(make_cis):
