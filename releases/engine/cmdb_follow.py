@@ -77,19 +77,29 @@ class Effects:
 CMDB_MODULES = (StepModule.INSTALL_PACKAGE, StepModule.REMOVE_PACKAGE, StepModule.SET_ATTRIBUTES)
 
 
-def effects_of(target_id: int) -> Effects:
-    """The effects of the target's succeeded install steps (one query, no model instances)."""
-    effects = Effects()
-    rows = (
-        DeploymentStep.objects.filter(
-            target_id=target_id,
-            state=StepState.SUCCEEDED,
-            phase=StepPhase.INSTALL,
-            module__in=CMDB_MODULES,
+def effects_of(target_id: int, *, steps: Iterable[DeploymentStep] | None = None) -> Effects:
+    """The effects of the target's succeeded install steps: from `steps` (every step of the
+    target, as recorded) when given, else read (one query, no model instances)."""
+    if steps is not None:
+        rows: Iterable[tuple[str, Any]] = [
+            (s.module, s.params)
+            for s in sorted(steps, key=lambda s: s.order)
+            if s.state == StepState.SUCCEEDED
+            and s.phase == StepPhase.INSTALL
+            and s.module in CMDB_MODULES
+        ]
+    else:
+        rows = (
+            DeploymentStep.objects.filter(
+                target_id=target_id,
+                state=StepState.SUCCEEDED,
+                phase=StepPhase.INSTALL,
+                module__in=CMDB_MODULES,
+            )
+            .order_by("order")
+            .values_list("module", "params")
         )
-        .order_by("order")
-        .values_list("module", "params")
-    )
+    effects = Effects()
     for module, params in rows:
         params = params or {}
         name = str(params.get("name", ""))

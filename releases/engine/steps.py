@@ -197,10 +197,11 @@ def step_run(*, step_id: int, attempt: int) -> str:
     if step is None:
         return "not claimable (already claimed, finished, stale attempt, or paused)"
     outcomes: list[str] = []
+    ran: list[DeploymentStep] = []
     while step is not None:
         result = _execute(step)
         recorded, following = _record(
-            step=step, result=result, owner=WORKER, chain=time.monotonic() < deadline
+            step=step, result=result, owner=WORKER, chain=time.monotonic() < deadline, ran=ran
         )
         outcomes.append(step.state if recorded else "result discarded (lease lost)")
         step = following
@@ -218,10 +219,16 @@ def record_result(*, step: DeploymentStep, result: StepResult, owner: str | None
 
 
 def _record(
-    *, step: DeploymentStep, result: StepResult, owner: str | None, chain: bool
+    *,
+    step: DeploymentStep,
+    result: StepResult,
+    owner: str | None,
+    chain: bool,
+    ran: list[DeploymentStep] | None = None,
 ) -> tuple[bool, DeploymentStep | None]:
     """Record the result; with `chain`, also claim the target's next step for `owner` in the
-    same transaction (instead of sending its message) and return it."""
+    same transaction (instead of sending its message) and return it. `ran`: the steps of the
+    target this task recorded before, in order (the recorded step is added)."""
     where: dict[str, Any] = {"attempt": step.attempt}
     if owner is not None:
         where["lease_owner"] = owner[:200]
@@ -244,19 +251,25 @@ def _record(
         )
         if not moved:
             return False, None
+        ran = [] if ran is None else ran
+        ran.append(step)
         following = _after_step(
-            step, ok=to_state != StepState.FAILED, chain_owner=owner if chain else None
+            step, ok=to_state != StepState.FAILED, chain_owner=owner if chain else None, ran=ran
         )
     return True, following
 
 
 def _after_step(
-    step: DeploymentStep, *, ok: bool, chain_owner: str | None = None
+    step: DeploymentStep,
+    *,
+    ok: bool,
+    chain_owner: str | None = None,
+    ran: list[DeploymentStep] | None = None,
 ) -> DeploymentStep | None:
     """Move the step's target on: its next step (claimed for `chain_owner` and returned, or
     dispatched), or finish it. The target is the one read with the claim: if it moved since
     (a backout), the version-checked moves below do nothing, and only a pending step is ever
-    dispatched or claimed."""
+    dispatched or claimed. `ran`: the steps of the target recorded by this task, in order."""
     target = step.target
     if "deployment" not in step._state.fields_cache:
         step.deployment = Deployment.objects.select_related("release").get(pk=step.deployment_id)
@@ -278,7 +291,9 @@ def _after_step(
         # Its message's age is this step's `finished_at` (the reconciler's redispatch rule).
         dispatch(target.deployment.executor, [pending])
         return None
-    finish_target(target, wave_others=wave_others)
+    # Every step from the first recorded here: what they did is known without reading them.
+    known = ran if ran and ran[0].order == 1 else None
+    finish_target(target, wave_others=wave_others, steps=known)
     return None
 
 
@@ -289,10 +304,16 @@ def _fail_target(target: DeploymentTarget, *, reason: str) -> None:
     after_target_finished(target)
 
 
-def finish_target(target: DeploymentTarget, *, wave_others: int | None = None) -> None:
+def finish_target(
+    target: DeploymentTarget,
+    *,
+    wave_others: int | None = None,
+    steps: list[DeploymentStep] | None = None,
+) -> None:
     """Every step of the target is done: mark it succeeded (or backed out) and record it in
     the CMDB, in the same transaction (a target that moved meanwhile writes nothing).
-    `wave_others`: see `after_target_finished`."""
+    `wave_others`: see `after_target_finished`; `steps`: all the target's steps as recorded,
+    when the caller has them (else they are read)."""
     number = target.deployment.release.number
     if target.state == TargetState.BACKING_OUT:
         if not transition(
@@ -304,7 +325,7 @@ def finish_target(target: DeploymentTarget, *, wave_others: int | None = None) -
             return
         cmdb_follow.restore_prior(target, number)
     else:
-        effects = cmdb_follow.effects_of(target.pk)
+        effects = cmdb_follow.effects_of(target.pk, steps=steps)
         if not transition(
             target,
             TargetState.SUCCEEDED,

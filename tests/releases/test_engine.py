@@ -332,3 +332,27 @@ def test_a_finished_target_asks_whether_its_wave_is_done_only_when_it_may_be_the
     with django_assert_num_queries(1):
         callbacks[0]()  # the target itself is still running: not done
     assert advanced == [deployment.pk]
+
+
+def test_the_steps_a_worker_recorded_say_what_the_cmdb_gets_as_a_read_would(make_cis):
+    """The worker that ran a target's steps from the first knows their effects without
+    reading them again; both give the same answer (a skipped step adds nothing)."""
+    from releases.engine.cmdb_follow import effects_of
+
+    cis = make_cis(2)
+    software_replace(
+        context=SYSTEM,
+        ci=cis[0],
+        items=[{"name": "acme-agent", "vendor": "Acme", "version": "2.0"}],
+    )
+    release = make_release(
+        wave_plan=[{"name": "All", "selector": {}, "gate": TWO_WAVES_AUTO[0]["gate"]}]
+    )
+    deployment = run_until_quiet(deploy(release).pk)
+    assert deployment.status == DeploymentStatus.SUCCEEDED
+    for ci, expected in ((cis[0], False), (cis[1], True)):
+        target = DeploymentTarget.objects.get(ci=ci)
+        steps = list(DeploymentStep.objects.filter(target=target).order_by("-order"))
+        read, known = effects_of(target.pk), effects_of(target.pk, steps=steps)
+        assert read == known and bool(read.install) is expected
+        assert target.recorded_state == (read.recorded() if read else {})
