@@ -169,30 +169,15 @@ def software_apply(
     remove = [str(name).strip()[:255] for name in remove]
     if any(not key[0] for key in keys) or any(not name for name in remove):
         raise ApplicationError("Every software entry needs a name.")
-    ci = (
-        ConfigurationItem.objects.select_for_update()
-        .filter(pk=ci_id)
-        .only("id", "name")
-        .order_by()
-        .first()
-    )
-    if ci is None:
-        raise ApplicationError("No such configuration item.")
     wanted = {software_key(n): (n, v, ver) for n, v, ver in keys}
     exact = {(software_key(n), software_key(v), ver) for n, v, ver in wanted.values()}
     touched = set(wanted) | {software_key(name) for name in remove}
-    installed = list(
-        InstalledSoftware.objects.filter(
-            ci_id=ci_id, software__product__name_key__in=touched
-        ).values_list(
-            "id",
-            "software__product__name_key",
-            "software__product__vendor_key",
-            "software__version",
-            "software__product__name",
-            "software__product__vendor",
-        )
-    )
+    found = sql.installed_by_name_locked(ci_id=ci_id, name_keys=touched)
+    if found is None:
+        raise ApplicationError("No such configuration item.")
+    # The history entry names the CI: its id and name are all it needs.
+    ci = ConfigurationItem.from_db(connection.alias, ["id", "name"], [ci_id, found[0]])
+    installed = found[1]
     present = {(row[1], row[2], row[3]) for row in installed}
     added = [
         item

@@ -153,6 +153,44 @@ def versions_by_product(product_ids: Iterable[int]) -> list[tuple[int, str, int]
     return _where_in(VERSIONS_SELECT, "product_id", product_ids)
 
 
+#: A CI (locked on PostgreSQL) with those of its installed packages whose product name key is
+#: one of a list: a left join, so the CI's row comes back when none is installed.
+_INSTALLED_BY_NAME = (
+    f"SELECT ci.name, i.id, p.name_key, p.vendor_key, v.version, p.name, p.vendor "
+    f"FROM {CI_TABLE} ci LEFT JOIN ({INSTALLED_TABLE} i "
+    f"JOIN {VERSION_TABLE} v ON v.id = i.software_id "
+    f"JOIN {PRODUCT_TABLE} p ON p.id = v.product_id AND p.name_key {{name_keys}}) "
+    "ON i.ci_id = ci.id WHERE ci.id = %s{lock}"
+)
+
+
+def installed_by_name_locked(
+    *, ci_id: int, name_keys: Iterable[str]
+) -> tuple[str, list[tuple[int, str, str, str, str, str]]] | None:
+    """Lock CI `ci_id` (`FOR UPDATE` on PostgreSQL, as `select_for_update` does; SQLite
+    locks the database on the first write) and read those of its installed packages whose
+    product name key is one of `name_keys`, in one statement: `(the CI's name, [(installed
+    id, name_key, vendor_key, version, name, vendor), …])`, or None when there is no such CI.
+    ORM: `ConfigurationItem.objects.select_for_update().filter(pk=…).values_list("name")`,
+    then `InstalledSoftware.objects.filter(ci_id=…, software__product__name_key__in=…)
+    .values_list("id", "software__product__name_key", …)`: two statements, each compiled
+    by the ORM, for every target a deployment finishes (bench/bench_releases.py)."""
+    keys = sorted(set(name_keys)) or [""]
+    params: list[Any]
+    if connection.vendor == "postgresql":
+        where, params = "= ANY(%s)", [keys, ci_id]
+        lock = " FOR UPDATE OF ci"
+    else:
+        where, params = f"IN ({', '.join(['%s'] * len(keys))})", [*keys, ci_id]
+        lock = ""
+    with connection.cursor() as cursor:
+        cursor.execute(_INSTALLED_BY_NAME.format(lock=lock, name_keys=where), params)
+        rows = cursor.fetchall()
+    if not rows:
+        return None
+    return rows[0][0], [tuple(row[1:]) for row in rows if row[1] is not None]
+
+
 INSTALL_VERSIONS = (
     f"INSERT INTO {INSTALLED_TABLE} (ci_id, software_id, source, installed_at) "
     "SELECT %s, v, %s, %s FROM unnest(%s::bigint[]) AS v ON CONFLICT DO NOTHING"

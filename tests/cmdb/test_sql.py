@@ -189,3 +189,41 @@ def test_update_cis_batches_beyond_a_thousand_rows():
     copies = [ConfigurationItem(pk=ci.pk, name=f"n{i}") for i in range(1001)]
     sql.update_cis(copies, ["name"])
     assert ConfigurationItem.objects.get(pk=ci.pk).name == "n1000"
+
+
+# --- a CI's named packages, locked for a diff ------------------------------------------------
+
+
+def test_installed_by_name_locked_matches_the_orm(catalogue):
+    ci, bare = CIFactory(name="with-software"), CIFactory(name="bare")
+    versions = list(SoftwareVersion.objects.order_by("pk"))
+    InstalledSoftware.objects.bulk_create(
+        InstalledSoftware(ci=ci, software=v, source="agent") for v in versions[::2]
+    )
+    fields = (
+        "id",
+        "software__product__name_key",
+        "software__product__vendor_key",
+        "software__version",
+        "software__product__name",
+        "software__product__vendor",
+    )
+    for target in (ci, bare):
+        for keys in [["nginx"], ["nginx", "openssl", "absent"], [], ["it's"]]:
+            name, rows = sql.installed_by_name_locked(ci_id=target.pk, name_keys=keys)
+            orm = InstalledSoftware.objects.filter(
+                ci=target, software__product__name_key__in=keys
+            ).values_list(*fields)
+            assert name == target.name
+            assert sorted(rows) == sorted(orm)
+    assert sql.installed_by_name_locked(ci_id=-1, name_keys=["nginx"]) is None
+    assert len(sql.installed_by_name_locked(ci_id=ci.pk, name_keys=["nginx"])[1]) == 3
+
+
+def test_installed_by_name_locked_locks_the_ci_on_postgresql(catalogue, django_assert_num_queries):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite has no row locks")
+    ci = CIFactory()
+    with django_assert_num_queries(1) as captured:
+        sql.installed_by_name_locked(ci_id=ci.pk, name_keys=["nginx"])
+    assert captured.captured_queries[0]["sql"].endswith("FOR UPDATE OF ci")
