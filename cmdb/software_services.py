@@ -50,6 +50,16 @@ def software_versions_resolve(keys: Iterable[SoftwareKey]) -> dict[SoftwareKey, 
     keys = {k for k in keys if k[0]}
     if not keys:
         return {}
+    # Usually everything is catalogued already: one statement then.
+    catalogued = {
+        (name_key, vendor_key, version): pk
+        for name_key, vendor_key, version, pk in sql.versions_by_name_key(
+            {software_key(n) for n, _, _ in keys}
+        )
+    }
+    known = {k: catalogued.get((software_key(k[0]), software_key(k[1]), k[2])) for k in keys}
+    if all(known.values()):
+        return known  # type: ignore[return-value]
     product_of = {(n, v): (software_key(n), software_key(v)) for n, v, _ in keys}
     product_keys = {pk: nv for nv, pk in product_of.items()}
     name_keys = {nk for nk, _ in product_keys}

@@ -124,6 +124,21 @@ PRODUCTS_SELECT = f"SELECT name_key, vendor_key, id FROM {PRODUCT_TABLE}"
 VERSIONS_SELECT = f"SELECT product_id, version, id FROM {VERSION_TABLE}"
 
 
+VERSIONS_BY_NAME_SELECT = (
+    f"SELECT p.name_key, p.vendor_key, v.version, v.id FROM {PRODUCT_TABLE} p "
+    f"JOIN {VERSION_TABLE} v ON v.product_id = p.id"
+)
+
+
+def versions_by_name_key(name_keys: Iterable[str]) -> list[tuple[str, str, str, int]]:
+    """`(name_key, vendor_key, version, id)` of every catalogue version of the products with
+    one of these name keys: what `products_by_name_key` then `versions_by_product` give, in
+    one statement (enough when everything asked for is catalogued already, as it is after the
+    first machine). ORM: `SoftwareVersion.objects.filter(product__name_key__in=…)
+    .values_list("product__name_key", "product__vendor_key", "version", "id")`."""
+    return _where_in(VERSIONS_BY_NAME_SELECT, "p.name_key", name_keys)
+
+
 def _where_in(select: str, column: str, values: Iterable[Any]) -> list[tuple]:
     """`select` WHERE `column` IN `values`. PostgreSQL gets one array parameter: binding and
     planning hundreds of placeholders costs more than the query itself."""

@@ -227,3 +227,13 @@ def test_installed_by_name_locked_locks_the_ci_on_postgresql(catalogue, django_a
     with django_assert_num_queries(1) as captured:
         sql.installed_by_name_locked(ci_id=ci.pk, name_keys=["nginx"])
     assert captured.captured_queries[0]["sql"].endswith("FOR UPDATE OF ci")
+
+
+def test_versions_by_name_key_matches_the_orm(catalogue):
+    for keys in [["nginx"], ["nginx", "openssl", "absent"], [], ["it's"], ["curl"]]:
+        raw = sql.versions_by_name_key(keys)
+        orm = SoftwareVersion.objects.filter(product__name_key__in=keys).values_list(
+            "product__name_key", "product__vendor_key", "version", "id"
+        )
+        assert sorted(raw) == sorted(orm)
+    assert len(sql.versions_by_name_key(["nginx"])) == 6
