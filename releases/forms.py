@@ -74,6 +74,13 @@ class DeployForm(forms.Form):
         }
 
 
+class ReasonForm(forms.Form):
+    """The reason typed when pausing, cancelling or marking a deployment failed (optional here:
+    mark failed's service requires one and says so)."""
+
+    reason = forms.CharField(required=False, max_length=1000, strip=True)
+
+
 class ArtifactForm(forms.Form):
     """Add a version of an artifact to the library: a file, or a reference with its SHA-256."""
 

@@ -38,7 +38,7 @@ from .choices import (
     TargetState,
 )
 from .filtersets import ReleaseFilterSet, TargetFilterSet
-from .forms import DeployForm, ReadinessForm
+from .forms import DeployForm, ReadinessForm, ReasonForm
 from .models import DeploymentTarget, DeploymentWave, PackageStep, ReadinessReview, Release
 
 PAGE_SIZE = 50
@@ -230,7 +230,11 @@ def _control(service: Callable[..., Any], done: str, *, with_reason: bool = Fals
         back = reverse("releases:release-detail", args=[pk]) + "#deployment"
         kwargs: dict[str, Any] = {}
         if with_reason:
-            kwargs["reason"] = request.POST.get("reason", "")[:1000]
+            form = ReasonForm(request.POST)
+            if not form.is_valid():
+                messages.error(request, "The reason is too long (at most 1000 characters).")
+                return redirect(back)
+            kwargs["reason"] = form.cleaned_data["reason"]
         return _act(
             request,
             lambda: service(context=ui_context(request), release_id=release.pk, **kwargs),

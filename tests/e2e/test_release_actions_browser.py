@@ -1,7 +1,7 @@
 """Release Managers and Deployment Technicians at the release forms, in the browser: putting a
 technician in charge of a wave (release page) or of one target (target list), the target list's
-"whose" selector, a new deployment window, mark failed (with a reason), cancel — and the
-controls a technician does not see. Each test logs in through the login form, types, chooses
+"whose" selector, a new deployment window, mark failed (with a reason), cancel (with or
+without one) — and the controls a technician does not see. Each test logs in through the login form, types, chooses
 and submits as a person would, then checks the page and the database (refusals write nothing).
 """
 
@@ -407,11 +407,38 @@ def test_a_release_manager_cancels_a_deployment_after_confirming(
     assert_clean(page, width)
 
 
+@WIDTHS
+def test_a_release_manager_cancels_a_deployment_with_a_reason(
+    live_server, page, people, paused, width
+):
+    deployment = paused
+    log_in(page, live_server, "rita", release_path(deployment), width)
+    form = page.locator("#cancel-form")
+    reason = form.locator("input[name=reason]")
+    assert reason.get_attribute("placeholder") == "Why cancel (optional)"
+    dialogs: list[str] = []
+    page.once("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.accept()))
+
+    reason.fill("Freeze moved to Friday")
+    submit(page, form.get_by_role("button", name="Cancel"))
+    assert dialogs == ["Cancel this deployment? Running steps finish; nothing new starts."]
+    assert page.inner_text(MESSAGE) == "Deployment cancelled."
+    assert page.get_attribute("#deployment-progress", "data-status") == "cancelled"
+    assert page.inner_text("#deployment-reason") == "Cancelled by rita: Freeze moved to Friday"
+    assert page.locator("#cancel-form").count() == 0
+    deployment.refresh_from_db()
+    assert deployment.status == DeploymentStatus.CANCELLED
+    assert deployment.reason == "Cancelled by rita: Freeze moved to Friday"
+    assert Release.objects.get(pk=deployment.release_id).status == ReleaseStatus.READINESS
+    assert_clean(page, width)
+
+
 # --- who sees what ------------------------------------------------------------------------
 
 
 RELEASE_MANAGER_CONTROLS = {
     "cancel": "#deployment-controls form[action$='/cancel/']",
+    "cancel reason": "#cancel-form input[name=reason]",
     "mark failed": "#fail-form",
     "set window": "#window-form form[action$='/window/']",
     "wave technician": "#technicians form.wave-technician-form",
