@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mass_mail
 from django.db import transaction
+from django.utils import timezone
 
 EVENTS = ("submitted", "decided", "info_requested", "scheduled")
 
@@ -38,7 +39,12 @@ def message(change, event: str) -> tuple[str, str]:
     base = getattr(settings, "SITE_URL", "").rstrip("/")
     link = f"{base}{change.get_absolute_url()}" if base else change.get_absolute_url()
     # A window is only sure to be set for "scheduled"; the other subjects must not depend on it.
-    when = f"{change.planned_start:%Y-%m-%d %H:%M}" if change.planned_start else "(no window)"
+    # People read local time (the site's time zone), not the UTC the column holds.
+    when = (
+        f"{timezone.localtime(change.planned_start):%Y-%m-%d %H:%M}"
+        if change.planned_start
+        else "(no window)"
+    )
     subjects = {
         "submitted": f"[{change.number}] awaits your vote: {change.title}",
         "decided": f"[{change.number}] {change.get_status_display()}: {change.title}",

@@ -277,7 +277,9 @@ def _end(
         release_back_to_readiness(
             context=context,
             release_id=release.pk,
-            note=f"deployment {deployment.pk} {verb} before it changed any target",
+            note=f"deployment {deployment.pk} {verb} by {context.actor_name}"
+            + (f" ({reason})" if reason else "")
+            + " before it changed any target",
             clear_decision=to == DeploymentStatus.FAILED,
         )
         return deployment

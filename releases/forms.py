@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django import forms
@@ -72,6 +73,68 @@ class DeployForm(forms.Form):
             "failure_rate": data.get("failure_rate") or 0.0,
             "step_delay_ms": data.get("step_delay_ms") or 0,
         }
+
+
+class ReasonForm(forms.Form):
+    """The reason typed when pausing, cancelling or marking a deployment failed (optional here:
+    mark failed's service requires one and says so)."""
+
+    reason = forms.CharField(required=False, max_length=1000, strip=True)
+
+
+#: What a datetime-local input sends (with or without seconds), and the API's spelling.
+WINDOW_INPUT_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
+WINDOW_FIELDS = ("window_start", "window_end")
+
+
+def _window_field(label: str, input_id: str) -> forms.DateTimeField:
+    return forms.DateTimeField(
+        required=False,
+        label=label,
+        input_formats=WINDOW_INPUT_FORMATS,
+        widget=forms.DateTimeInput(
+            format="%Y-%m-%dT%H:%M",
+            attrs={
+                "type": "datetime-local",
+                "class": "form-control form-control-sm",
+                "id": input_id,
+            },
+        ),
+    )
+
+
+class DeploymentWindowForm(forms.Form):
+    """A new window for the deployment under way: local times (the current time zone) in
+    datetime-local inputs; an empty field leaves that end open. The inputs start from the
+    deployment's current window (`current`), so a field left as shown keeps its value — to the
+    second, though the input shows minutes. The rules (the end after the start, not already
+    ended) are the service's."""
+
+    window_start = _window_field("Opens", "window-start")
+    window_end = _window_field("Closes", "window-end")
+
+    def __init__(
+        self,
+        *args: Any,
+        current: tuple[dt.datetime | None, dt.datetime | None] = (None, None),
+        **kwargs: Any,
+    ) -> None:
+        self.current = dict(zip(WINDOW_FIELDS, current, strict=True))
+        kwargs.setdefault("initial", dict(self.current))
+        super().__init__(*args, **kwargs)
+
+    def _kept(self, name: str) -> dt.datetime | None:
+        value: dt.datetime | None = self.cleaned_data.get(name)
+        now = self.current[name]
+        if value is not None and now is not None and value == now.replace(second=0, microsecond=0):
+            return now  # shown to the minute, left as it was
+        return value
+
+    def clean_window_start(self) -> dt.datetime | None:
+        return self._kept("window_start")
+
+    def clean_window_end(self) -> dt.datetime | None:
+        return self._kept("window_end")
 
 
 class ArtifactForm(forms.Form):

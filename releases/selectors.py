@@ -54,8 +54,9 @@ def deployment_progress(
 ) -> dict[str, Any]:
     """The progress of a deployment in the contract's shape, in a fixed number of queries whatever its size:
     `{"status", "percent", "waves": [{"name", "status", "percent", "targets": [{"ci", "state",
-    "steps": [{"name", "state", "attempt", "log"}]}]}]}`, plus counts per state and
-    `target_count` per wave (targets are capped at `targets_per_wave`, failing ones first)."""
+    "steps": [{"name", "state", "attempt", "log"}]}]}]}`, plus counts per state, the
+    deployment's window (`window_start`, `window_end`, None when open) and `target_count` per
+    wave (targets are capped at `targets_per_wave`, failing ones first)."""
     if deployment is None:
         return {"status": "not_deployed", "percent": 0.0, "waves": []}
     cap = max(0, min(int(targets_per_wave), MAX_TARGETS_PER_WAVE))
@@ -124,6 +125,9 @@ def deployment_progress(
         "deployment": deployment.pk,
         "status": deployment.status,
         "reason": deployment.reason,
+        # The deployment's own window (None: that end is open); set_window changes it.
+        "window_start": deployment.window_start,
+        "window_end": deployment.window_end,
         "executor": deployment.executor,
         "simulated": bool((deployment.simulation or {}).get("simulated")),
         "percent": _percent(overall),

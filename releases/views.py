@@ -7,9 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from django import forms
 from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, QueryDict
@@ -38,7 +36,7 @@ from .choices import (
     TargetState,
 )
 from .filtersets import ReleaseFilterSet, TargetFilterSet
-from .forms import DeployForm, ReadinessForm
+from .forms import DeployForm, DeploymentWindowForm, ReadinessForm, ReasonForm
 from .models import DeploymentTarget, DeploymentWave, PackageStep, ReadinessReview, Release
 
 PAGE_SIZE = 50
@@ -118,6 +116,10 @@ def _progress_context(release: Release, user: Any) -> dict[str, Any]:
         "release": release,
         "progress": progress,
         "polling": progress["status"] in POLLING or finishing,
+        # The window form starts from the deployment's window: submitted unchanged, it keeps it.
+        "window_form": DeploymentWindowForm(
+            current=(progress.get("window_start"), progress.get("window_end"))
+        ),
     }
 
 
@@ -230,7 +232,11 @@ def _control(service: Callable[..., Any], done: str, *, with_reason: bool = Fals
         back = reverse("releases:release-detail", args=[pk]) + "#deployment"
         kwargs: dict[str, Any] = {}
         if with_reason:
-            kwargs["reason"] = request.POST.get("reason", "")[:1000]
+            form = ReasonForm(request.POST)
+            if not form.is_valid():
+                messages.error(request, "The reason is too long (at most 1000 characters).")
+                return redirect(back)
+            kwargs["reason"] = form.cleaned_data["reason"]
         return _act(
             request,
             lambda: service(context=ui_context(request), release_id=release.pk, **kwargs),
@@ -247,25 +253,26 @@ resume = _control(deployment_services.deployment_resume, "Deployment resumed.")
 cancel = _control(deployment_services.deployment_cancel, "Deployment cancelled.", with_reason=True)
 fail = _control(deployment_services.deployment_fail, "Deployment marked failed.", with_reason=True)
 
-#: The datetime-local inputs of the window form (empty: that end is open).
-WINDOW_FIELD = forms.DateTimeField(
-    required=False, input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]
-)
-
 
 @require_POST
 @permission_required("releases.control_deployment")
 def deployment_window(request: HttpRequest, pk: int) -> HttpResponse:
     """Give the deployment under way a new window (outside its window, it then resumes by
-    itself when the window opens)."""
+    itself when the window opens). The form shows the current window: an end left as shown
+    keeps its value, an emptied one is open."""
     release = get_object_or_404(Release, pk=pk)
     back = reverse("releases:release-detail", args=[pk]) + "#deployment"
-    try:
-        start = WINDOW_FIELD.clean(request.POST.get("window_start", ""))
-        end = WINDOW_FIELD.clean(request.POST.get("window_end", ""))
-    except ValidationError:
-        messages.error(request, "The window is invalid: give dates as YYYY-MM-DD HH:MM.")
+    deployment = selectors.latest_deployment(release)
+    current = (deployment.window_start, deployment.window_end) if deployment else (None, None)
+    form = DeploymentWindowForm(request.POST, current=current)
+    if not form.is_valid():
+        said = " ".join(
+            f"{form.fields[name].label}: {' '.join(map(str, errors))}"
+            for name, errors in form.errors.items()
+        )
+        messages.error(request, f"The window is invalid. {said}")
         return redirect(back)
+    start, end = form.cleaned_data["window_start"], form.cleaned_data["window_end"]
     return _act(
         request,
         lambda: deployment_services.deployment_set_window(

@@ -19,3 +19,15 @@
     document.querySelectorAll("select[data-executor]").forEach(sync);
   });
 })();
+
+// The window form starts from the current window: a "Clear" button empties one of its fields
+// (that end then open), a choice the person makes and sees before submitting.
+document.addEventListener("click", function (event) {
+  const button = event.target.closest && event.target.closest("button[data-clear]");
+  if (!button) return;
+  const input = document.getElementById(button.getAttribute("data-clear"));
+  if (!input) return;
+  input.value = "";
+  input.dispatchEvent(new Event("change", { bubbles: true }));
+  input.focus();
+});

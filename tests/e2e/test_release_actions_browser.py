@@ -1,7 +1,7 @@
 """Release Managers and Deployment Technicians at the release forms, in the browser: putting a
 technician in charge of a wave (release page) or of one target (target list), the target list's
-"whose" selector, a new deployment window, mark failed (with a reason), cancel — and the
-controls a technician does not see. Each test logs in through the login form, types, chooses
+"whose" selector, the deployment window (shown, and the form starting from it), mark failed
+(with a reason), cancel (with or without one) — and the controls a technician does not see. Each test logs in through the login form, types, chooses
 and submits as a person would, then checks the page and the database (refusals write nothing).
 """
 
@@ -27,6 +27,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 PASSWORD = "Browser-Test-1"
 WIDTHS = pytest.mark.parametrize("width", [1280, 390])
 MESSAGE = "main > .alert[role=alert]"
+DASH = "\u2013"  # between the two ends of a window shown
 
 
 @pytest.fixture(autouse=True)
@@ -290,8 +291,11 @@ def test_a_release_manager_gives_the_deployment_a_new_window(
     deployment.refresh_from_db()
     assert typed(timezone.localtime(deployment.window_start)) == opens
     assert typed(timezone.localtime(deployment.window_end)) == closes
-    # The page shows the deployment's window only in the reason of one outside it: the engine's
-    # next round holds the wave until the window opens, and the page (polling) says so.
+    assert page.inner_text("#deployment-window-value") == (
+        f"{opens.replace('T', ' ')} {DASH} {closes.replace('T', ' ')}"
+    )
+    # The engine's next round holds the wave until the window opens, and the page (polling)
+    # says so.
     advance(deployment.pk)
     page.wait_for_selector('#deployment-progress[data-status="outside_window"]', timeout=20_000)
     assert page.inner_text("#deployment-reason").startswith(
@@ -323,6 +327,61 @@ def test_a_window_ending_before_it_starts_is_refused_and_writes_nothing(
     assert snapshot(deployment) == before
     deployment.refresh_from_db()
     assert (deployment.window_start, deployment.window_end) == (None, None)
+    assert_clean(page, width)
+
+
+def shown(value: dt.datetime) -> str:
+    """A local time as the page shows it."""
+    return value.strftime("%Y-%m-%d %H:%M")
+
+
+@WIDTHS
+def test_the_window_form_starts_from_the_current_window_and_changing_the_end_keeps_the_start(
+    live_server, page, people, running, width, settings
+):
+    settings.TIME_ZONE = "Europe/Paris"
+    deployment = running
+    opens = (timezone.localtime() + dt.timedelta(days=1)).replace(
+        hour=22, minute=30, second=0, microsecond=0
+    )
+    closes, later = opens + dt.timedelta(hours=3), opens + dt.timedelta(hours=5)
+    services.deployment_set_window(
+        context=as_rita(people),
+        release_id=deployment.release_id,
+        window_start=opens,
+        window_end=closes,
+    )
+    log_in(page, live_server, "rita", release_path(deployment), width)
+
+    # The page says which window the deployment has, in local time, and the form starts from it.
+    assert page.inner_text("#deployment-window-value") == f"{shown(opens)} {DASH} {shown(closes)}"
+    assert "(Europe/Paris time)" in page.inner_text("#deployment-window")
+    page.click("#window-form summary")
+    assert page.input_value("#window-start") == typed(opens)
+    assert page.input_value("#window-end") == typed(closes)
+
+    # She moves only the closing time: the opening time stays.
+    page.fill("#window-end", typed(later))
+    submit(page, page.locator("#window-form").get_by_role("button", name="Set window"))
+    assert page.inner_text(MESSAGE) == "Deployment window set."
+    deployment.refresh_from_db()
+    assert deployment.window_start == opens and deployment.window_end == later
+    assert page.inner_text("#deployment-window-value") == f"{shown(opens)} {DASH} {shown(later)}"
+    page.click("#window-form summary")
+    assert page.input_value("#window-start") == typed(opens)
+    assert page.input_value("#window-end") == typed(later)
+
+    # Clearing the opening time is a visible choice: the field is emptied, then sent.
+    page.locator("#window-form").get_by_role("button", name="Clear “Opens” (that end open)").click()
+    assert page.input_value("#window-start") == ""
+    submit(page, page.locator("#window-form").get_by_role("button", name="Set window"))
+    assert page.inner_text(MESSAGE) == "Deployment window set."
+    deployment.refresh_from_db()
+    assert deployment.window_start is None and deployment.window_end == later
+    assert page.inner_text("#deployment-window-value") == f"until {shown(later)}, no start"
+    page.click("#window-form summary")
+    assert page.input_value("#window-start") == ""
+    assert page.input_value("#window-end") == typed(later)
     assert_clean(page, width)
 
 
@@ -407,11 +466,38 @@ def test_a_release_manager_cancels_a_deployment_after_confirming(
     assert_clean(page, width)
 
 
+@WIDTHS
+def test_a_release_manager_cancels_a_deployment_with_a_reason(
+    live_server, page, people, paused, width
+):
+    deployment = paused
+    log_in(page, live_server, "rita", release_path(deployment), width)
+    form = page.locator("#cancel-form")
+    reason = form.locator("input[name=reason]")
+    assert reason.get_attribute("placeholder") == "Why cancel (optional)"
+    dialogs: list[str] = []
+    page.once("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.accept()))
+
+    reason.fill("Freeze moved to Friday")
+    submit(page, form.get_by_role("button", name="Cancel"))
+    assert dialogs == ["Cancel this deployment? Running steps finish; nothing new starts."]
+    assert page.inner_text(MESSAGE) == "Deployment cancelled."
+    assert page.get_attribute("#deployment-progress", "data-status") == "cancelled"
+    assert page.inner_text("#deployment-reason") == "Cancelled by rita: Freeze moved to Friday"
+    assert page.locator("#cancel-form").count() == 0
+    deployment.refresh_from_db()
+    assert deployment.status == DeploymentStatus.CANCELLED
+    assert deployment.reason == "Cancelled by rita: Freeze moved to Friday"
+    assert Release.objects.get(pk=deployment.release_id).status == ReleaseStatus.READINESS
+    assert_clean(page, width)
+
+
 # --- who sees what ------------------------------------------------------------------------
 
 
 RELEASE_MANAGER_CONTROLS = {
     "cancel": "#deployment-controls form[action$='/cancel/']",
+    "cancel reason": "#cancel-form input[name=reason]",
     "mark failed": "#fail-form",
     "set window": "#window-form form[action$='/window/']",
     "wave technician": "#technicians form.wave-technician-form",
@@ -432,6 +518,8 @@ def test_a_technician_does_not_see_the_release_manager_controls(
     for name in ("Cancel", "Mark failed", "Set window", "Assign", "Resume"):
         assert page.get_by_role("button", name=name, exact=True).count() == 0, name
     assert page.locator("#deployment-controls, #technicians").count() == 0
+    # The deployment's window is for everyone to read.
+    assert page.inner_text("#deployment-window-value") == "none (any time)"
     assert_clean(page, width)
 
     # The same page for a Release Manager offers each of them.

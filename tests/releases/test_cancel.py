@@ -335,3 +335,51 @@ def test_the_ui_hides_the_release_backout_once_back_in_readiness(make_cis, relea
     page = client.get(reverse("releases:release-detail", args=[release.pk])).content.decode()
     assert 'data-status="cancelled"' in page and "Not tonight" in page
     assert "Back out release" not in page
+
+
+def cancel_form(page: str) -> str:
+    start = page.index('id="cancel-form"')
+    return page[start : page.index("</form>", start)]
+
+
+def test_cancel_in_the_ui_takes_an_optional_reason_and_shows_it(
+    make_cis, release_manager, make_user, client
+):
+    make_cis(1)
+    release = make_release(wave_plan=ALL)
+    deployment = deploy(release)
+    detail = reverse("releases:release-detail", args=[release.pk])
+    cancel = reverse("releases:cancel", args=[release.pk])
+    before = snapshot(release)
+    # A Deployment Technician may not cancel: refused, nothing written.
+    client.force_login(make_user(roles.DEPLOYMENT_TECHNICIAN))
+    assert 'id="cancel-form"' not in client.get(detail).content.decode()
+    assert client.post(cancel, {"reason": "Not tonight"}).status_code == 403
+    assert snapshot(release) == before
+    client.force_login(release_manager)
+    form = cancel_form(client.get(detail).content.decode())
+    assert 'name="reason"' in form and "required" not in form and 'maxlength="1000"' in form
+    # A reason longer than the field takes: a message, nothing written.
+    response = client.post(cancel, {"reason": "x" * 1001}, follow=True)
+    assert "The reason is too long (at most 1000 characters)." in response.content.decode()
+    assert snapshot(release) == before
+    response = client.post(cancel, {"reason": "  Freeze moved to Friday  "}, follow=True)
+    page = response.content.decode()
+    said = f"Cancelled by {release_manager.username}: Freeze moved to Friday"
+    assert "Deployment cancelled." in page
+    assert f'id="deployment-reason">{said}</div>' in page
+    deployment.refresh_from_db()
+    assert (deployment.status, deployment.reason) == (DeploymentStatus.CANCELLED, said)
+    assert any("Freeze moved to Friday" in m for m in rfc_messages(release))
+
+
+def test_cancel_in_the_ui_without_a_reason_says_who_cancelled(make_cis, release_manager, client):
+    make_cis(1)
+    release = make_release(wave_plan=ALL)
+    deployment = deploy(release)
+    client.force_login(release_manager)
+    response = client.post(reverse("releases:cancel", args=[release.pk]), {"reason": "  "})
+    assert response.status_code == 302
+    deployment.refresh_from_db()
+    assert deployment.status == DeploymentStatus.CANCELLED
+    assert deployment.reason == f"Cancelled by {release_manager.username}."

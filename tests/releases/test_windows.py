@@ -351,3 +351,154 @@ def test_the_window_form_in_the_ui(make_cis, release_manager, client):
     response = client.post(url, {"window_end": later.strftime("%Y-%m-%dT%H:%M")}, follow=True)
     assert "Deployment window set." in response.content.decode()
     assert run_until_quiet(deployment.pk).status == DeploymentStatus.SUCCEEDED
+
+
+# --- the window form on the release page ---------------------------------------------------
+
+UTC = dt.UTC
+DASH = "\u2013"  # between the two ends of a window shown
+
+
+def window_of(deployment) -> tuple:
+    return Deployment.objects.values_list("window_start", "window_end").get(pk=deployment.pk)
+
+
+def window_snapshot(deployment) -> tuple:
+    """What a refused window must leave as it was."""
+    from itsm.audit import entries_for
+
+    return (
+        Deployment.objects.filter(pk=deployment.pk).values().get(),
+        DeploymentEvent.objects.filter(deployment=deployment).count(),
+        entries_for(deployment.release).count(),
+    )
+
+
+def shown_window(page: str) -> str:
+    start = page.index('id="deployment-window-value">') + len('id="deployment-window-value">')
+    return page[start : page.index("</span>", start)]
+
+
+def window_input(page: str, name: str) -> str:
+    import re
+
+    found = re.search(rf'<input[^>]*name="{name}"[^>]*>', page)
+    assert found, name
+    return found.group(0)
+
+
+@pytest.fixture
+def paris(settings):
+    settings.TIME_ZONE = "Europe/Paris"
+
+
+def test_the_page_shows_the_deployment_window_in_local_time_and_fills_the_form(
+    make_cis, release_manager, client, paris
+):
+    make_cis(1)
+    release = make_release(wave_plan=ALL)
+    deploy(release)
+    detail = reverse("releases:release-detail", args=[release.pk])
+    client.force_login(release_manager)
+    page = client.get(detail).content.decode()
+    assert shown_window(page) == "none (any time)"
+    assert "value=" not in window_input(page, "window_start")
+    assert "value=" not in window_input(page, "window_end")
+
+    # 20:30 UTC is 22:30 in Paris (summer time), 23:00 UTC is 01:00 the next day.
+    opens, closes = (
+        dt.datetime(2031, 7, 1, 20, 30, tzinfo=UTC),
+        dt.datetime(2031, 7, 1, 23, 0, tzinfo=UTC),
+    )
+    for start, end, shown in (
+        (opens, closes, f"2031-07-01 22:30 {DASH} 2031-07-02 01:00"),
+        (opens, None, "from 2031-07-01 22:30, no end"),
+        (None, closes, "until 2031-07-02 01:00, no start"),
+    ):
+        services.deployment_set_window(
+            context=rm(release_manager), release_id=release.pk, window_start=start, window_end=end
+        )
+        page = client.get(detail).content.decode()
+        assert shown_window(page) == shown
+        assert "(Europe/Paris time)" in page
+        for name, value, typed in (
+            ("window_start", start, 'value="2031-07-01T22:30"'),
+            ("window_end", end, 'value="2031-07-02T01:00"'),
+        ):
+            field = window_input(page, name)
+            assert (typed in field) if value else ("value=" not in field)
+
+
+def test_the_window_form_keeps_what_is_left_as_shown(make_cis, release_manager, client, paris):
+    make_cis(1)
+    release = make_release(wave_plan=ALL)
+    deployment = deploy(release)
+    opens = dt.datetime(2031, 7, 1, 20, 30, 15, tzinfo=UTC)  # seconds the input does not show
+    closes = dt.datetime(2031, 7, 1, 23, 0, tzinfo=UTC)
+    services.deployment_set_window(
+        context=rm(release_manager), release_id=release.pk, window_start=opens, window_end=closes
+    )
+    url = reverse("releases:deployment-window", args=[release.pk])
+    client.force_login(release_manager)
+
+    # Submitted as shown: the window stays to the second, nothing is written.
+    before = window_snapshot(deployment)
+    client.post(url, {"window_start": "2031-07-01T22:30", "window_end": "2031-07-02T01:00"})
+    assert window_snapshot(deployment) == before
+
+    # Only the end changed: the start stays as it was.
+    response = client.post(
+        url, {"window_start": "2031-07-01T22:30", "window_end": "2031-07-02T02:00"}, follow=True
+    )
+    assert "Deployment window set." in response.content.decode()
+    assert window_of(deployment) == (opens, dt.datetime(2031, 7, 2, 0, 0, tzinfo=UTC))
+    assert shown_window(response.content.decode()) == f"2031-07-01 22:30 {DASH} 2031-07-02 02:00"
+
+    # The start emptied (the person's choice): that end is open.
+    response = client.post(url, {"window_start": "", "window_end": "2031-07-02T02:00"}, follow=True)
+    assert window_of(deployment) == (None, dt.datetime(2031, 7, 2, 0, 0, tzinfo=UTC))
+    assert shown_window(response.content.decode()) == "until 2031-07-02 02:00, no start"
+
+
+def test_the_window_form_refuses_bad_input_and_technicians_and_writes_nothing(
+    make_cis, release_manager, make_user, client, paris
+):
+    make_cis(1)
+    release = make_release(wave_plan=ALL)
+    deployment = deploy(release)
+    opens = dt.datetime(2031, 7, 1, 20, 30, tzinfo=UTC)
+    services.deployment_set_window(
+        context=rm(release_manager), release_id=release.pk, window_start=opens, window_end=None
+    )
+    url = reverse("releases:deployment-window", args=[release.pk])
+    detail = reverse("releases:release-detail", args=[release.pk])
+    before = window_snapshot(deployment)
+
+    # A Deployment Technician sees the window, not the form, and may not set it.
+    client.force_login(make_user(roles.DEPLOYMENT_TECHNICIAN))
+    page = client.get(detail).content.decode()
+    assert shown_window(page) == "from 2031-07-01 22:30, no end"
+    assert 'id="window-form"' not in page
+    assert client.post(url, {"window_start": "", "window_end": ""}).status_code == 403
+    assert window_snapshot(deployment) == before
+
+    client.force_login(release_manager)
+    for data, said in (
+        (
+            {"window_start": "2031-07-01T22:30", "window_end": "soon"},
+            "The window is invalid. Closes: Enter a valid date/time.",
+        ),
+        # 02:30 on the night the clocks go forward does not exist in Paris.
+        (
+            {"window_start": "2031-03-30T02:30", "window_end": ""},
+            "The window is invalid. Opens: 2031-03-30 02:30:00 couldn",
+        ),
+        (
+            {"window_start": "2031-07-01T22:30", "window_end": "2031-07-01T21:30"},
+            "The deployment window ends after it starts.",
+        ),
+        ({"window_start": "", "window_end": "2020-01-01T10:00"}, "This window has already ended."),
+    ):
+        response = client.post(url, data, follow=True)
+        assert said in response.content.decode(), data
+        assert window_snapshot(deployment) == before, data
