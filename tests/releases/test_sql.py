@@ -324,3 +324,16 @@ def test_the_prepared_claim_is_logged_like_any_query(make_cis, django_assert_num
         with django_assert_num_queries(1):
             assert engine_steps.step_claim(step_id=other.pk, attempt=1, owner="w") is not None
     assert engine_steps.step_claim(step_id=step.pk, attempt=1, owner="w") is None
+
+
+def test_the_prepared_statements_are_planned_once_for_any_values(make_cis):
+    """PostgreSQL would otherwise plan a claim again for its values at every run when its
+    generic plan looks dearer (≈ 1.9 ms a claim at 10,000 targets): the session is told to
+    keep one plan (only our statements are prepared on the server)."""
+    needs_postgres()
+    deployment = started(make_cis)
+    step = first_steps(deployment)[0]
+    assert engine_steps.step_claim(step_id=step.pk, attempt=1, owner="w") is not None
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW plan_cache_mode")
+        assert cursor.fetchone()[0] == "force_generic_plan"
