@@ -15,7 +15,9 @@ A last case runs the same deployment in the bench process without a broker (Cele
 the engine's database work alone, without Redis and the workers.
 
 Figures per case: `total_s`, `steps_per_s`, `overhead_ms_per_step` (worker time per
-target-step: total x W / steps; goal < 5 ms) and `wall_ms_per_step`; the baseline is a bare
+target-step: total x W / steps, waiting included; goal < 5 ms), `wall_ms_per_step`, and where
+the time went: `worker_cpu_ms_per_step` (the CPU the worker processes used, per step) and
+`postgres_cpu_ms_per_step` (the database server's, on this machine); the baseline is a bare
 `SELECT 1` round trip measured in the same run. The bench process plays celery beat (it calls
 the reconciler every 10 s).
 
@@ -247,6 +249,35 @@ def _wait_for_worker(app, worker, timeout: float = 60.0) -> None:
     raise RuntimeError("the celery worker did not answer within a minute")
 
 
+def _tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) of a process, its children alive, and those it reaped."""
+    import psutil
+
+    try:
+        proc = psutil.Process(pid)
+        times = proc.cpu_times()
+        total = times.user + times.system + times.children_user + times.children_system
+        for child in proc.children(recursive=True):
+            try:
+                child_times = child.cpu_times()
+                total += child_times.user + child_times.system
+            except psutil.Error:
+                pass
+        return total
+    except psutil.Error:
+        return 0.0
+
+
+def _postmaster_pid() -> int | None:
+    """The PostgreSQL server's main process on this machine, if it can be seen."""
+    import psutil
+
+    for proc in psutil.process_iter(["name", "ppid"]):
+        if proc.info["name"] == "postgres" and proc.info["ppid"] == 1:
+            return proc.pid
+    return None
+
+
 def _deploy_case(ctx: Context, n: int, workers: int) -> None:
     from bench_ingest import CeleryWorker
     from django.db import connections
@@ -277,6 +308,9 @@ def _deploy_case(ctx: Context, n: int, workers: int) -> None:
     worker.start()
     _wait_for_worker(app, worker)
     try:
+        assert worker.proc is not None
+        postmaster = _postmaster_pid()
+        cpu_before = (_tree_cpu_s(worker.proc.pid), _tree_cpu_s(postmaster) if postmaster else 0.0)
         started = time.monotonic()
         deployment = services.deployment_start(
             context=ChangeContext(actor=None, source="system"),
@@ -295,6 +329,8 @@ def _deploy_case(ctx: Context, n: int, workers: int) -> None:
                 last_reconcile = time.monotonic()
             time.sleep(0.2)
         total = time.monotonic() - started
+        worker_cpu = _tree_cpu_s(worker.proc.pid) - cpu_before[0]
+        postgres_cpu = (_tree_cpu_s(postmaster) - cpu_before[1]) if postmaster else None
         steps = DeploymentStep.objects.filter(deployment=deployment).count()
         if status != "succeeded":
             raise RuntimeError(
@@ -314,6 +350,20 @@ def _deploy_case(ctx: Context, n: int, workers: int) -> None:
             **common,
         )
         ctx.emit("releases", case, "wall_ms_per_step", total * 1000 / steps, steps, **common)
+        # Where the time went: the workers' own CPU, and the database server's (this machine's
+        # two cores are shared by both, and by the bench process).
+        ctx.emit(
+            "releases", case, "worker_cpu_ms_per_step", worker_cpu * 1000 / steps, steps, **common
+        )
+        if postgres_cpu is not None:
+            ctx.emit(
+                "releases",
+                case,
+                "postgres_cpu_ms_per_step",
+                postgres_cpu * 1000 / steps,
+                steps,
+                **common,
+            )
     finally:
         worker.stop()
 
