@@ -366,10 +366,12 @@ def deployment_set_window(
     release_id: int,
     window_start: dt.datetime | None,
     window_end: dt.datetime | None,
+    expected_window: tuple[dt.datetime | None, dt.datetime | None] | None = None,
 ) -> Deployment:
     """Give the deployment under way a new window (either end may be open), e.g. the next night
     after the window closed mid-wave: outside its window, it resumes by itself when the new one
-    opens. The release keeps its planned window."""
+    opens. The release keeps its planned window. With `expected_window` (the window the user
+    saw), refused (409) when the window changed meanwhile: nothing is written."""
     require_permission(context, "releases.control_deployment")
     if window_start and window_end and window_end <= window_start:
         raise ApplicationError(
@@ -388,15 +390,27 @@ def deployment_set_window(
             extra={"status": deployment.status},
         )
     before = (deployment.window_start, deployment.window_end)
-    if before == (window_start, window_end):
-        return deployment
-    Deployment.objects.filter(pk=deployment.pk).update(
-        window_start=window_start, window_end=window_end, version=F("version") + 1
-    )
-    deployment.refresh_from_db()
 
     def shown(value: dt.datetime | None) -> str:
         return f"{timezone.localtime(value):%Y-%m-%d %H:%M}" if value else "open"
+
+    if expected_window is not None and tuple(expected_window) != before:
+        raise ConflictError(
+            f"The deployment window was changed meanwhile: it is now {shown(before[0])} to "
+            f"{shown(before[1])}. Look at it again before changing it.",
+            extra={
+                "window_start": before[0].isoformat() if before[0] else None,
+                "window_end": before[1].isoformat() if before[1] else None,
+            },
+        )
+    if before == (window_start, window_end):
+        return deployment
+    changed = Deployment.objects.filter(
+        pk=deployment.pk, window_start=before[0], window_end=before[1]
+    ).update(window_start=window_start, window_end=window_end, version=F("version") + 1)
+    if not changed:
+        raise ConflictError("The deployment window was changed meanwhile: look at it again.")
+    deployment.refresh_from_db()
 
     said = (
         f"window set by {context.actor_name}: {shown(window_start)} to {shown(window_end)} "

@@ -112,6 +112,9 @@ class DeploymentWindowForm(forms.Form):
 
     window_start = _window_field("Opens", "window-start")
     window_end = _window_field("Closes", "window-end")
+    #: The window as the page showed it (exact ISO times, "|"-separated): the service refuses
+    #: the change if the window changed meanwhile, rather than overwrite what someone else set.
+    shown = forms.CharField(required=False, widget=forms.HiddenInput, max_length=200)
 
     def __init__(
         self,
@@ -120,8 +123,24 @@ class DeploymentWindowForm(forms.Form):
         **kwargs: Any,
     ) -> None:
         self.current = dict(zip(WINDOW_FIELDS, current, strict=True))
-        kwargs.setdefault("initial", dict(self.current))
+        kwargs.setdefault(
+            "initial",
+            {**self.current, "shown": "|".join(v.isoformat() if v else "" for v in current)},
+        )
         super().__init__(*args, **kwargs)
+
+    def clean_shown(self) -> tuple[dt.datetime | None, dt.datetime | None] | None:
+        """The window the user saw, or None when the form did not say (a script's POST)."""
+        text = self.cleaned_data.get("shown") or ""
+        if "|" not in text:
+            return None
+        try:
+            start, end = (dt.datetime.fromisoformat(v) if v else None for v in text.split("|", 1))
+        except ValueError as exc:
+            raise forms.ValidationError(
+                "Reload the page: the window it showed is unreadable."
+            ) from exc
+        return start, end
 
     def _kept(self, name: str) -> dt.datetime | None:
         value: dt.datetime | None = self.cleaned_data.get(name)

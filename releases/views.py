@@ -276,7 +276,11 @@ def deployment_window(request: HttpRequest, pk: int) -> HttpResponse:
     return _act(
         request,
         lambda: deployment_services.deployment_set_window(
-            context=ui_context(request), release_id=release.pk, window_start=start, window_end=end
+            context=ui_context(request),
+            release_id=release.pk,
+            window_start=start,
+            window_end=end,
+            expected_window=form.cleaned_data["shown"],
         ),
         "Deployment window set.",
         back,

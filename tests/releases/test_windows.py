@@ -6,6 +6,7 @@ unless a person paused it. A Release Manager may give it a new window."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from django.urls import reverse
@@ -458,6 +459,49 @@ def test_the_window_form_keeps_what_is_left_as_shown(make_cis, release_manager, 
     response = client.post(url, {"window_start": "", "window_end": "2031-07-02T02:00"}, follow=True)
     assert window_of(deployment) == (None, dt.datetime(2031, 7, 2, 0, 0, tzinfo=UTC))
     assert shown_window(response.content.decode()) == "until 2031-07-02 02:00, no start"
+
+
+def test_the_window_form_does_not_overwrite_a_window_changed_since_the_page_was_shown(
+    make_cis, release_manager, client, paris
+):
+    make_cis(1)
+    release = make_release(wave_plan=ALL)
+    deployment = deploy(release)
+    opens = dt.datetime(2031, 7, 1, 20, 30, tzinfo=UTC)
+    closes = dt.datetime(2031, 7, 1, 23, 0, tzinfo=UTC)
+    services.deployment_set_window(
+        context=rm(release_manager), release_id=release.pk, window_start=opens, window_end=closes
+    )
+    client.force_login(release_manager)
+    page = client.get(reverse("releases:release-detail", args=[release.pk])).content.decode()
+    shown = re.search(r'name="shown" value="([^"]*)"', page).group(1)
+    assert shown == f"{opens.isoformat()}|{closes.isoformat()}"
+
+    # Someone else moves the window while the page is open…
+    later = dt.datetime(2031, 7, 2, 20, 30, tzinfo=UTC)
+    services.deployment_set_window(
+        context=rm(release_manager), release_id=release.pk, window_start=later, window_end=None
+    )
+    before = window_snapshot(deployment)
+    # …then this page's form, changed only at its end, is refused: nothing is written.
+    url = reverse("releases:deployment-window", args=[release.pk])
+    response = client.post(
+        url,
+        {"window_start": "2031-07-01T22:30", "window_end": "2031-07-02T03:00", "shown": shown},
+        follow=True,
+    )
+    assert "changed meanwhile: it is now 2031-07-02 22:30 to open" in response.content.decode()
+    assert window_snapshot(deployment) == before
+
+    # As the page now shows it, the same change goes through.
+    fresh = f"{later.isoformat()}|"
+    response = client.post(
+        url,
+        {"window_start": "2031-07-02T22:30", "window_end": "2031-07-03T03:00", "shown": fresh},
+        follow=True,
+    )
+    assert "Deployment window set." in response.content.decode()
+    assert window_of(deployment) == (later, dt.datetime(2031, 7, 3, 1, 0, tzinfo=UTC))
 
 
 def test_the_window_form_refuses_bad_input_and_technicians_and_writes_nothing(
