@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import psycopg
@@ -284,28 +285,38 @@ def _phase_gate(claiming_for_phase: Mapping[str, Iterable[str]], params: dict[st
     return " OR ".join(parts)
 
 
-def _claim_params(
-    *,
-    owner: str,
-    lease_until: dt.datetime,
-    now: dt.datetime,
-    active_targets: Iterable[str],
-    message: str,
-    **which: Any,
-) -> dict[str, Any]:
-    return {
+@dataclass(frozen=True)
+class ClaimTerms:
+    """What every claim writes and checks: the lease, the event's message, and which target
+    states and deployment statuses (per step phase) let a step be claimed."""
+
+    owner: str
+    lease_until: dt.datetime
+    now: dt.datetime
+    active_targets: Iterable[str]
+    claiming_for_phase: Mapping[str, Iterable[str]]
+    message: str
+
+
+def _run_claim(terms: ClaimTerms, which: Mapping[str, Any], **template: str) -> Any:
+    """Run the claim statement shaped by `template` for `which` step; its row, or None."""
+    params: dict[str, Any] = {
         **which,
-        "owner": owner[:200],
-        "lease": lease_until,
-        "now": now,
+        "owner": terms.owner[:200],
+        "lease": terms.lease_until,
+        "now": terms.now,
         "from_state": StepState.PENDING,
         "to_state": StepState.CLAIMED,
-        "active_targets": list(active_targets),
+        "active_targets": list(terms.active_targets),
         "unfinished": UNFINISHED,
         "object_type": "step",
-        "message": message[:10_000],
+        "message": terms.message[:10_000],
         "data": _json(DeploymentEvent, "data", {}),
     }
+    sql = _CLAIM.format(**template, phase_gate=_phase_gate(terms.claiming_for_phase, params))
+    with _cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
 
 
 def _claimed(row: Sequence[Any]) -> DeploymentStep:
@@ -324,79 +335,40 @@ def _claimed(row: Sequence[Any]) -> DeploymentStep:
     return step
 
 
-def claim_step(
-    *,
-    step_id: int,
-    attempt: int,
-    owner: str,
-    lease_until: dt.datetime,
-    now: dt.datetime,
-    active_targets: Iterable[str],
-    claiming_for_phase: Mapping[str, Iterable[str]],
-    message: str,
-) -> DeploymentStep | None:
+def claim_step(*, step_id: int, attempt: int, terms: ClaimTerms) -> DeploymentStep | None:
     """Claim step `step_id` at `attempt` if it is claimable now: pending, its target active,
     its deployment's status letting its phase claim, no earlier step of the target
     unfinished. Returns the step with its target and deployment (and the release's number)
     loaded, or None."""
-    params = _claim_params(
-        step=step_id,
-        attempt=attempt,
-        owner=owner,
-        lease_until=lease_until,
-        now=now,
-        active_targets=active_targets,
-        message=message,
-    )
-    sql = _CLAIM.format(
+    row = _run_claim(
+        terms,
+        {"step": step_id, "attempt": attempt},
         next_cte="",
         step_id=_BY_ID,
         attempt="AND s.attempt = %(attempt)s",
-        phase_gate=_phase_gate(claiming_for_phase, params),
         select=_SELECT_CLAIMED,
     )
-    with _cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
     return None if row is None else _claimed(row)
 
 
-def claim_next_step(
-    *,
-    target_id: int,
-    wave_id: int,
-    owner: str,
-    lease_until: dt.datetime,
-    now: dt.datetime,
-    active_targets: Iterable[str],
-    claiming_for_phase: Mapping[str, Iterable[str]],
-    message: str,
-) -> NextStep:
+def claim_next_step(*, target_id: int, wave_id: int, terms: ClaimTerms) -> NextStep:
     """Claim the next pending step of `target_id` as `claim_step` would, in one statement
     that also says which step that is when it cannot be claimed now, and, when the target
     has no pending step left, how many other targets of its wave (`wave_id`) are unfinished:
     the caller then knows whether its wave may be done without asking again."""
-    params = _claim_params(
-        target=target_id,
-        wave=wave_id,
-        unfinished_targets=list(TARGET_UNFINISHED),
-        others_counted=WAVE_OTHERS_COUNTED,
-        owner=owner,
-        lease_until=lease_until,
-        now=now,
-        active_targets=active_targets,
-        message=message,
-    )
-    sql = _CLAIM.format(
+    row = _run_claim(
+        terms,
+        {
+            "target": target_id,
+            "wave": wave_id,
+            "unfinished_targets": list(TARGET_UNFINISHED),
+            "others_counted": WAVE_OTHERS_COUNTED,
+        },
         next_cte=_NEXT_CTE,
         step_id=_NEXT_OF_TARGET,
         attempt="",
-        phase_gate=_phase_gate(claiming_for_phase, params),
         select=_SELECT_NEXT_AND_CLAIMED,
     )
-    with _cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
     if row[0] is None:
         return NextStep(None, None, row[2])
     if row[3] is None:  # the claimed step's columns are null: not claimable now

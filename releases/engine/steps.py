@@ -103,23 +103,23 @@ def _claim(step: DeploymentStep, *, attempt: int, owner: str, deployment_status:
     )
 
 
-def _claim_terms(owner: str) -> dict[str, Any]:
-    """The arguments every claim statement takes (PostgreSQL)."""
+def _claim_terms(owner: str) -> sql.ClaimTerms:
+    """The terms of a claim by `owner` now (PostgreSQL)."""
     now = timezone.now()
-    return {
-        "owner": owner,
-        "lease_until": now + dt.timedelta(seconds=lease_seconds()),
-        "now": now,
-        "active_targets": ACTIVE_TARGET,
-        "claiming_for_phase": CLAIMING_FOR_PHASE,
-        "message": f"claimed by {owner}",
-    }
+    return sql.ClaimTerms(
+        owner=owner,
+        lease_until=now + dt.timedelta(seconds=lease_seconds()),
+        now=now,
+        active_targets=ACTIVE_TARGET,
+        claiming_for_phase=CLAIMING_FOR_PHASE,
+        message=f"claimed by {owner}",
+    )
 
 
 def step_claim(*, step_id: int, attempt: int, owner: str = WORKER) -> DeploymentStep | None:
     """Claim one step for `owner` if it is still claimable at this attempt, else None."""
     if sql.available():
-        return sql.claim_step(step_id=step_id, attempt=attempt, **_claim_terms(owner))
+        return sql.claim_step(step_id=step_id, attempt=attempt, terms=_claim_terms(owner))
     step = (
         claimable(DeploymentStep.objects.filter(pk=step_id))
         .select_related("target", "deployment", "deployment__release")
@@ -139,7 +139,7 @@ def _claim_next(target: DeploymentTarget, *, owner: str) -> sql.NextStep:
     unfinished (PostgreSQL; not counted elsewhere)."""
     if sql.available():
         found = sql.claim_next_step(
-            target_id=target.pk, wave_id=target.wave_id, **_claim_terms(owner)
+            target_id=target.pk, wave_id=target.wave_id, terms=_claim_terms(owner)
         )
     else:
         step = (
